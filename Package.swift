@@ -1,0 +1,114 @@
+// swift-tools-version: 6.2
+// The target graph is the architecture (docs/architecture.md): arrows point down only.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "Haul",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "haul", targets: ["haul"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // System and C shims.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CLinux"),
+
+        // Value types and byte codecs; imports nothing of ours.
+        .target(name: "HaulFormat", swiftSettings: strict),
+        .target(name: "HaulChunker", dependencies: ["HaulFormat"], swiftSettings: strict),
+        .target(
+            name: "HaulCrypto",
+            dependencies: [
+                "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "HaulCompression", dependencies: ["CZstd", "HaulFormat"], swiftSettings: strict),
+
+        // Storage: the protocol, the in-memory store, and the filesystem store.
+        .target(
+            name: "HaulStorage",
+            dependencies: ["HaulFormat", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(name: "HaulStorageFS", dependencies: ["HaulStorage", "HaulFormat", "CLinux"], swiftSettings: strict),
+
+        // Repository and engine.
+        .target(
+            name: "HaulRepository",
+            dependencies: [
+                "HaulFormat", "HaulChunker", "HaulCrypto", "HaulCompression", "HaulStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HaulEngine",
+            dependencies: ["HaulRepository", "HaulFormat", "HaulStorage", "HaulChunker", "CLinux"],
+            swiftSettings: strict
+        ),
+
+        // Test support: conformance suites, fault-injecting stores, tree fixtures.
+        .target(
+            name: "HaulTesting",
+            dependencies: ["HaulStorage", "HaulFormat", "CLinux"],
+            swiftSettings: strict
+        ),
+
+        // The thin executable.
+        .executableTarget(
+            name: "haul",
+            dependencies: [
+                "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulFormat", "HaulCrypto", "CLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "HaulFormatTests", dependencies: ["HaulFormat"], swiftSettings: strict),
+        .testTarget(
+            name: "HaulChunkerTests",
+            dependencies: ["HaulChunker", "HaulFormat"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulCryptoTests",
+            dependencies: ["HaulCrypto", "HaulFormat"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "HaulCompressionTests", dependencies: ["HaulCompression"], swiftSettings: strict),
+        .testTarget(
+            name: "HaulStorageTests",
+            dependencies: ["HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulRepositoryTests",
+            dependencies: ["HaulRepository", "HaulStorage", "HaulTesting", "HaulFormat", "HaulCrypto"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulEngineTests",
+            dependencies: [
+                "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat",
+                "HaulCrypto",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["HaulTesting", "HaulFormat"],
+            swiftSettings: strict
+        ),
+    ]
+)

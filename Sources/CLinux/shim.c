@@ -1,0 +1,1 @@
+// CLinux is header-only; this file gives SwiftPM a source to compile.

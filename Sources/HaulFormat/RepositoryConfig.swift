@@ -1,0 +1,120 @@
+import Foundation
+
+/// Chunker parameters for files of at least `minFileSize` bytes (format.md §4).
+public struct ChunkerClass: Codable, Sendable, Hashable {
+    public var minFileSize: UInt64
+    public var min: Int
+    public var avg: Int
+    public var max: Int
+
+    public init(minFileSize: UInt64, min: Int, avg: Int, max: Int) {
+        self.minFileSize = minFileSize
+        self.min = min
+        self.avg = avg
+        self.max = max
+    }
+
+    /// Checks the invariants a chunker relies on.
+    public func validate() throws {
+        guard min >= 64, min < avg, avg < max, avg.nonzeroBitCount == 1, max <= 64 << 20, avg.trailingZeroBitCount >= 8 else {
+            throw HaulError(.invalidArgument, "chunker class \(self) is invalid: need 64 ≤ min < avg < max ≤ 64 MiB, avg a power of two")
+        }
+    }
+}
+
+public struct CompressionSettings: Codable, Sendable, Hashable {
+    public var algorithm: String
+    public var level: Int
+    public init(algorithm: String = "zstd", level: Int = 3) {
+        self.algorithm = algorithm
+        self.level = level
+    }
+}
+
+/// The repository config (format.md §5): immutable after creation.
+public struct RepositoryConfig: Codable, Sendable, Hashable {
+    public var version: Int
+    public var id: String
+    public var created: Date
+    public var chunker: [ChunkerClass]
+    public var compression: CompressionSettings
+    public var packSize: Int
+
+    public static let defaultChunker = [ChunkerClass(minFileSize: 0, min: 512 << 10, avg: 1 << 20, max: 8 << 20)]
+
+    public init(
+        id: Digest256, created: Date, chunker: [ChunkerClass] = RepositoryConfig.defaultChunker,
+        compression: CompressionSettings = .init(), packSize: Int = 32 << 20
+    ) {
+        self.version = 1
+        self.id = id.hex
+        self.created = created
+        self.chunker = chunker
+        self.compression = compression
+        self.packSize = packSize
+    }
+
+    /// The chunker class for a file of `size` bytes.
+    public func chunkerClass(forFileSize size: UInt64) -> ChunkerClass {
+        chunker.filter { $0.minFileSize <= size }.max { $0.minFileSize < $1.minFileSize } ?? chunker[0]
+    }
+
+    public func validate() throws {
+        guard version == 1 else { throw HaulError(.unsupportedVersion, "repository config version \(version) is not supported by this Haul") }
+        guard !chunker.isEmpty, chunker.contains(where: { $0.minFileSize == 0 }) else {
+            throw HaulError(.corrupted, "repository config has no chunker class for small files")
+        }
+        for c in chunker { try c.validate() }
+        guard packSize >= 1 << 20, packSize <= 1 << 30 else { throw HaulError(.corrupted, "repository config has pack size \(packSize)") }
+        guard compression.algorithm == "zstd" || compression.algorithm == "none" else {
+            throw HaulError(.unsupportedVersion, "repository config names compression \(compression.algorithm)")
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// The encoder for every JSON object Haul stores: sorted keys, ISO 8601 dates with fractional seconds.
+    public static var haul: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(HaulDate.format(date))
+        }
+        return e
+    }
+}
+
+extension JSONDecoder {
+    public static var haul: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { decoder in
+            let c = try decoder.singleValueContainer()
+            let s = try c.decode(String.self)
+            guard let date = HaulDate.parse(s) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an ISO 8601 date: \(s)")
+            }
+            return date
+        }
+        return d
+    }
+}
+
+/// ISO 8601 UTC timestamps with up to nanosecond fractions.
+public enum HaulDate {
+    public static func format(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+
+    public static func parse(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: s)
+    }
+}
