@@ -4,9 +4,13 @@ public struct IndexFile: Sendable, Hashable {
         public var id: PackID
         public var size: UInt64
         public var entries: [PackEntry]
-        public init(id: PackID, size: UInt64, entries: [PackEntry]) {
+        /// The pack's 32-byte salt (format.md §6), so a blob opens with one ranged read.
+        public var salt: [UInt8]
+        public init(id: PackID, size: UInt64, salt: [UInt8], entries: [PackEntry]) {
+            precondition(salt.count == 32)
             self.id = id
             self.size = size
+            self.salt = salt
             self.entries = entries
         }
     }
@@ -25,7 +29,7 @@ public struct IndexFile: Sendable, Hashable {
     public var blobCount: Int { packs.reduce(0) { $0 + $1.entries.count } }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 64 + packs.count * 44 + blobCount * Self.entryLength)
+        var w = ByteWriter(capacity: 64 + packs.count * 76 + blobCount * Self.entryLength)
         w.raw(Array(Self.magic.utf8))
         w.u8(1)
         w.raw([0, 0, 0])
@@ -38,6 +42,7 @@ public struct IndexFile: Sendable, Hashable {
             w.digest(p.id.digest)
             w.u64(p.size)
             w.u32(UInt32(p.entries.count))
+            w.raw(p.salt)
             for e in p.entries { all.append((e, UInt32(ordinal))) }
         }
         all.sort { ($0.0.id, $0.1, $0.0.offset) < ($1.0.id, $1.1, $1.0.offset) }
@@ -64,14 +69,14 @@ public struct IndexFile: Sendable, Hashable {
         guard sCount * 32 <= r.remaining else { throw HaulError(.corrupted, "\(what) is truncated") }
         supersedes = try (0..<sCount).map { _ in ObjectID(try r.digest()) }
         let pCount = Int(try r.u32())
-        guard pCount * 44 <= r.remaining else { throw HaulError(.corrupted, "\(what) is truncated") }
+        guard pCount * 76 <= r.remaining else { throw HaulError(.corrupted, "\(what) is truncated") }
         var packs = [PackInfo]()
         var declared = [Int]()
         for _ in 0..<pCount {
             let id = ObjectID(try r.digest())
             let size = try r.u64()
             declared.append(Int(try r.u32()))
-            packs.append(PackInfo(id: id, size: size, entries: []))
+            packs.append(PackInfo(id: id, size: size, salt: try r.raw(32), entries: []))
         }
         let eCount = Int(try r.u32())
         guard eCount * Self.entryLength == r.remaining else {

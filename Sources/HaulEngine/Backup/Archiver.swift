@@ -1,0 +1,342 @@
+import Foundation
+import Glibc
+import HaulFormat
+import HaulRepository
+
+/// What a backup is asked to do.
+public struct BackupOptions: Sendable {
+    public var excludes: [PathPattern] = []
+    public var tags: [String] = []
+    public var hostname: String
+    public var username: String
+    /// The snapshot whose files cache is used (format.md §12); `nil` reads everything.
+    public var parent: StoredSnapshot?
+    /// Files read at once.
+    public var fileConcurrency: Int = 4
+
+    public init(hostname: String, username: String) {
+        self.hostname = hostname
+        self.username = username
+    }
+}
+
+public struct BackupResult: Sendable {
+    public var snapshotID: SnapshotID
+    public var snapshot: Snapshot
+    public var warnings: [EngineWarning]
+}
+
+/// Backs up paths into a repository (DESIGN §2): walks with directory fds, reuses unchanged files from the parent
+/// snapshot, chunks changed files with keyed FastCDC, stores new blobs through a `BlobSaver`, then writes trees and
+/// the snapshot last (format.md §11).
+public struct Archiver: Sendable {
+    public let repository: Repository
+    public let progress: ProgressCounters
+    public let warnings: WarningLog
+
+    public init(repository: Repository, progress: ProgressCounters = ProgressCounters(), warnings: WarningLog = WarningLog()) {
+        self.repository = repository
+        self.progress = progress
+        self.warnings = warnings
+    }
+
+    /// Backs up `paths` (raw bytes) and writes a snapshot.
+    ///
+    /// - Throws: `invalidArgument` for a missing path or two paths with the same last component; I/O errors of the
+    ///   repository. Unreadable source files are warnings, not errors.
+    public func backup(paths: [[UInt8]], options: BackupOptions) async throws -> BackupResult {
+        let start = Self.realtimeNanos()
+        let saver = BlobSaver(repository: repository)
+        let run = Run(
+            archiver: self, saver: saver, options: options,
+            parentStart: options.parent?.snapshot.startNanos,
+            semaphore: AsyncSemaphore(max(1, options.fileConcurrency)))
+        let parentRoot: Tree? = try? await options.parent.map { try await repository.loadTree(try $0.snapshot.treeID()) }
+
+        var rootNodes: [Node] = []
+        var seen = Set<[UInt8]>()
+        for path in paths {
+            let (dirPath, name) = Self.split(path)
+            guard seen.insert(name).inserted else {
+                throw HaulError(.invalidArgument, "two paths end in \"\(String(decoding: name, as: UTF8.self))\"; back them up separately")
+            }
+            let dir = try DirectoryHandle(path: dirPath)
+            let st: FileStat
+            do {
+                st = try dir.stat(name)
+            } catch {
+                throw HaulError(.invalidArgument, "cannot back up \(String(decoding: path, as: UTF8.self)): \(error)")
+            }
+            if let node = try await run.save(in: dir, name: name, stat: st, relativePath: name, parent: parentRoot?.node(named: name)) {
+                var node = node
+                node.name = name
+                rootNodes.append(node)
+            }
+        }
+        let rootID = try await saver.save(type: .tree, plaintext: Tree(nodes: rootNodes).encoded())
+        try await saver.flush()
+        let stats = await saver.statistics
+        var summary = await run.summary
+        summary.dataBlobsNew = stats.blobsNew[.data] ?? 0
+        summary.bytesAdded = stats.bytesRaw
+        summary.bytesStored = stats.bytesStored
+        summary.warnings = warnings.all.count
+        let snapshot = Snapshot(
+            startNanos: start, endNanos: Self.realtimeNanos(), tree: rootID, paths: paths.map(LosslessBytes.init),
+            hostname: options.hostname, username: options.username, uid: getuid(), gid: getgid(),
+            tags: options.tags, parent: options.parent?.id, summary: summary)
+        let id = try await repository.saveSnapshot(snapshot)
+        return BackupResult(snapshotID: id, snapshot: snapshot, warnings: warnings.all)
+    }
+
+    /// Splits "/a/b/c" into ("/a/b", "c"); "/" becomes ("/", "root"); a relative "c" into (".", "c").
+    static func split(_ path: [UInt8]) -> ([UInt8], [UInt8]) {
+        var p = path
+        while p.count > 1 && p.last == 47 { p.removeLast() }
+        if p == [47] { return ([47], Array("root".utf8)) }
+        guard let slash = p.lastIndex(of: 47) else { return ([46], p) }
+        let dir = slash == 0 ? [UInt8]([47]) : Array(p[..<slash])
+        return (dir, Array(p[(slash + 1)...]))
+    }
+
+    static func realtimeNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+/// State of one backup run.
+actor Run {
+    let archiver: Archiver
+    let saver: BlobSaver
+    let options: BackupOptions
+    let parentStart: Int64?
+    let semaphore: AsyncSemaphore
+    var summary = Snapshot.Summary()
+
+    init(archiver: Archiver, saver: BlobSaver, options: BackupOptions, parentStart: Int64?, semaphore: AsyncSemaphore) {
+        self.archiver = archiver
+        self.saver = saver
+        self.options = options
+        self.parentStart = parentStart
+        self.semaphore = semaphore
+    }
+
+    func count(_ body: (inout Snapshot.Summary) -> Void) { body(&summary) }
+
+    nonisolated var repository: Repository { archiver.repository }
+
+    nonisolated func warn(_ path: [UInt8], _ message: String) {
+        archiver.warnings.add(EngineWarning(path: path, message: message))
+        archiver.progress.update { $0.warnings += 1 }
+    }
+
+    /// Saves one entry; returns its node, or nil when it is skipped (socket, excluded, unreadable).
+    nonisolated func save(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?)
+        async throws -> Node?
+    {
+        switch st.kind {
+        case .socket:
+            warn(relativePath, "socket skipped (sockets cannot be backed up)")
+            return nil
+        case .directory:
+            return try await saveDirectory(in: dir, name: name, stat: st, relativePath: relativePath, parent: parent)
+        case .file:
+            return try await saveFile(in: dir, name: name, stat: st, relativePath: relativePath, parent: parent)
+        case .symlink, .fifo, .characterDevice, .blockDevice:
+            do {
+                let node = try MetadataReader.node(in: dir, name: name, stat: st)
+                await count { $0.otherEntries += 1 }
+                return node
+            } catch {
+                warn(relativePath, "cannot read metadata: \(error)")
+                return nil
+            }
+        }
+    }
+
+    nonisolated func isExcluded(_ relativePath: [UInt8], isDirectory: Bool) -> Bool {
+        options.excludes.contains { $0.matches(relativePath, isDirectory: isDirectory) }
+    }
+
+    nonisolated func saveDirectory(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?)
+        async throws -> Node?
+    {
+        let handle: DirectoryHandle
+        let names: [[UInt8]]
+        var node: Node
+        do {
+            node = try MetadataReader.node(in: dir, name: name, stat: st)
+            handle = try DirectoryHandle(parent: dir, name: name)
+            names = try handle.entryNames()
+        } catch {
+            warn(relativePath, "cannot read directory: \(error)")
+            return nil
+        }
+        var parentTree: Tree?
+        if let sub = parent?.subtree, parent?.kind == .directory {
+            parentTree = try? await repository.loadTree(sub)
+        }
+        var children: [Node?] = Array(repeating: nil, count: names.count)
+        let width = max(1, options.fileConcurrency)
+        try await withThrowingTaskGroup(of: (Int, Node?).self) { group in
+            var running = 0
+            for (i, childName) in names.enumerated() {
+                let childPath = relativePath + [47] + childName
+                let cst: FileStat
+                do {
+                    cst = try handle.stat(childName)
+                } catch {
+                    warn(childPath, "cannot stat: \(error)")
+                    continue
+                }
+                if isExcluded(childPath, isDirectory: cst.kind == .directory) { continue }
+                let parentChild = parentTree?.node(named: childName)
+                if cst.kind == .file {
+                    if running >= width, let (j, n) = try await group.next() {
+                        children[j] = n
+                        running -= 1
+                    }
+                    group.addTask {
+                        (i, try await self.save(in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild))
+                    }
+                    running += 1
+                } else {
+                    children[i] = try await save(in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild)
+                }
+            }
+            while let (j, n) = try await group.next() { children[j] = n }
+        }
+        let tree = Tree(nodes: children.compactMap { $0 })
+        node.subtree = try await saver.save(type: .tree, plaintext: tree.encoded())
+        await count { $0.directories += 1 }
+        archiver.progress.update { $0.directories += 1 }
+        return node
+    }
+
+    nonisolated func saveFile(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?)
+        async throws -> Node?
+    {
+        var node: Node
+        do {
+            node = try MetadataReader.node(in: dir, name: name, stat: st)
+        } catch {
+            warn(relativePath, "cannot read metadata: \(error)")
+            return nil
+        }
+        // Files cache (format.md §12).
+        if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime, p.inode == st.inode,
+            let parentStart, p.mtime.totalNanoseconds < parentStart,
+            p.chunks.allSatisfy({ repository.index.contains($0.blob) })
+        {
+            node.chunks = p.chunks
+            await count {
+                $0.files += 1
+                $0.filesUnchanged += 1
+                $0.bytes += st.size
+            }
+            archiver.progress.addFile(path: String(decoding: relativePath, as: UTF8.self))
+            archiver.progress.addBytes(st.size)
+            return node
+        }
+        do {
+            let (chunks, size, changed) = try await semaphore.withPermit {
+                try await self.readChunks(in: dir, name: name, expected: st)
+            }
+            node.chunks = chunks
+            if changed {
+                warn(relativePath, "file changed while it was being read; the snapshot may hold a mix of old and new content")
+            }
+            _ = size
+        } catch let e as HaulError where e.code == .io || e.code == .permissionDenied || e.code == .notFound {
+            warn(relativePath, "cannot read: \(e.message)")
+            return nil
+        }
+        let isNew = parent == nil
+        await count {
+            $0.files += 1
+            if isNew { $0.filesNew += 1 } else { $0.filesChanged += 1 }
+            $0.bytes += st.size
+            $0.bytesRead += st.size
+        }
+        archiver.progress.addFile(path: String(decoding: relativePath, as: UTF8.self))
+        return node
+    }
+
+    /// Reads a file's data ranges, cuts them into chunks and saves new chunks. Returns the chunk list, the bytes
+    /// read, and whether the file changed while being read.
+    nonisolated func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat) async throws -> ([Node.Chunk], UInt64, Bool) {
+        let reader = try FileReader(dir: dir, name: name)
+        let before = try reader.stat()
+        let ranges: [Range<UInt64>]
+        if before.size > 0 && UInt64(before.blocks) * 512 < before.size {
+            ranges = try reader.dataRanges(size: before.size)
+        } else {
+            ranges = before.size > 0 ? [0..<before.size] : []
+        }
+        let chunker = repository.chunker(forFileSize: before.size)
+        let maxChunk = repository.config.chunkerClass(forFileSize: before.size).max
+        let capacity = 2 * maxChunk
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { buffer.deallocate() }
+        var chunks: [Node.Chunk] = []
+        var total: UInt64 = 0
+        var shrank = false
+        for range in ranges {
+            var start = 0  // window start in buffer
+            var end = 0  // window end in buffer
+            var filePos = range.lowerBound  // file offset of buffer[start]
+            var readPos = range.lowerBound  // file offset of buffer[end]
+            var eof = false
+            while true {
+                if capacity - start < maxChunk {
+                    let n = end - start
+                    if n > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, n) }
+                    start = 0
+                    end = n
+                }
+                while !eof && end - start < maxChunk {
+                    let want = min(capacity - end, Int(range.upperBound - readPos))
+                    if want <= 0 {
+                        eof = true
+                        break
+                    }
+                    let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: readPos)
+                    if n == 0 {
+                        eof = true
+                        shrank = true
+                        break
+                    }
+                    end += n
+                    readPos += UInt64(n)
+                    archiver.progress.addBytes(UInt64(n))
+                }
+                let window = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+                let cut = chunker.nextCut(in: window, isFinal: eof)
+                if cut == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: window[0..<cut])
+                let id = try await store(chunk)
+                chunks.append(Node.Chunk(offset: filePos, blob: id))
+                start += cut
+                filePos += UInt64(cut)
+                total += UInt64(cut)
+            }
+        }
+        let after = try reader.stat()
+        let changed = shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
+            || before.size != expected.size || before.mtime != expected.mtime
+        return (chunks, total, changed)
+    }
+
+    /// Identifies a chunk and saves it if new.
+    nonisolated func store(_ chunk: UnsafeRawBufferPointer) async throws -> BlobID {
+        let id = repository.blobID(of: chunk)
+        if repository.index.contains(id) { return id }
+        if await saver.isKnown(id) { return id }
+        let (compression, compressed) = try repository.compress(chunk)
+        try await saver.add(
+            id: id, type: .data, compression: compression, rawLength: chunk.count, payload: compressed ?? Array(chunk))
+        return id
+    }
+}

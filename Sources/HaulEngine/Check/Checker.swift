@@ -1,0 +1,159 @@
+import HaulFormat
+import HaulRepository
+import HaulStorage
+
+/// One problem `check` found.
+public struct CheckProblem: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var kind: String
+    public var object: String
+    public var message: String
+    public init(kind: String, object: String, message: String) {
+        self.kind = kind
+        self.object = object
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Files whose content is damaged, per snapshot.
+public struct AffectedFile: Sendable, Hashable, Codable {
+    public var snapshot: String
+    public var path: LosslessBytes
+}
+
+public struct CheckReport: Sendable, Codable {
+    public var indexFiles = 0
+    public var packs = 0
+    public var blobs = 0
+    public var snapshots = 0
+    public var trees = 0
+    public var packsRead = 0
+    public var bytesRead: UInt64 = 0
+    public var problems: [CheckProblem] = []
+    public var unreferencedPacks: [String] = []
+    public var affectedFiles: [AffectedFile] = []
+    public var isClean: Bool { problems.isEmpty }
+}
+
+/// Verifies a repository (format.md §11): the index against the packs present, every snapshot's trees and the blobs
+/// they name, and with `readData` every byte of every pack (SHA-256 name, header, each blob's tag and id).
+public struct Checker: Sendable {
+    public let repository: Repository
+    public let progress: ProgressCounters
+
+    public init(repository: Repository, progress: ProgressCounters = ProgressCounters()) {
+        self.repository = repository
+        self.progress = progress
+    }
+
+    public func check(readData: Bool) async throws -> CheckReport {
+        var report = CheckReport()
+        let load = try await repository.loadIndex()
+        report.indexFiles = load.files
+        report.blobs = load.blobs
+        let indexed = repository.index.packs
+        report.packs = indexed.count
+        var present: [PackID: Int64] = [:]
+        for info in try await repository.store.list(.data) { present[ObjectID(hex: info.key.name)!] = info.size }
+        var badPacks = Set<PackID>()
+        for (id, size) in indexed {
+            guard let actual = present[id] else {
+                report.problems.append(.init(kind: "packMissing", object: id.hex, message: "pack \(id.hex) is in the index but missing"))
+                badPacks.insert(id)
+                continue
+            }
+            if actual != Int64(size) {
+                report.problems.append(
+                    .init(kind: "packSize", object: id.hex, message: "pack \(id.hex) has \(actual) bytes, the index says \(size)"))
+                badPacks.insert(id)
+            }
+        }
+        let indexedSet = Set(indexed.map(\.id))
+        report.unreferencedPacks = present.keys.filter { !indexedSet.contains($0) }.map(\.hex).sorted()
+
+        if readData {
+            progress.update { $0.totalBytes = indexed.reduce(0) { $0 + $1.size } }
+            for (id, _) in indexed where !badPacks.contains(id) {
+                do {
+                    let (bytes, _, salt, entries) = try await repository.readPack(id)
+                    report.bytesRead += UInt64(bytes.count)
+                    progress.addBytes(UInt64(bytes.count))
+                    for e in entries {
+                        let end = Int(e.offset) + Int(e.storedLength)
+                        guard end <= bytes.count else { throw HaulError(.corrupted, "pack \(id.hex) header points past its end") }
+                        _ = try repository.openBlob(
+                            sealed: Array(bytes[Int(e.offset)..<end]), location: BlobLocation(pack: id, salt: salt, entry: e))
+                    }
+                    report.packsRead += 1
+                } catch {
+                    badPacks.insert(id)
+                    report.problems.append(.init(kind: "packCorrupted", object: id.hex, message: "\(error)"))
+                }
+            }
+        }
+
+        // Snapshots and trees.
+        var treesSeen = Set<BlobID>()
+        let snapshots: [StoredSnapshot]
+        do {
+            snapshots = try await repository.listSnapshots()
+        } catch {
+            report.problems.append(.init(kind: "snapshotUnreadable", object: "snapshots", message: "\(error)"))
+            return report
+        }
+        report.snapshots = snapshots.count
+        for s in snapshots {
+            do {
+                try await walk(
+                    tree: try s.snapshot.treeID(), path: [], snapshot: s.id, seen: &treesSeen, badPacks: badPacks, report: &report)
+            } catch {
+                report.problems.append(.init(kind: "snapshotUnreadable", object: s.id.hex, message: "snapshot \(s.id.hex): \(error)"))
+            }
+        }
+        report.trees = treesSeen.count
+        return report
+    }
+
+    /// Walks a tree; files with missing or damaged chunks become affected files.
+    private func walk(
+        tree id: BlobID, path: [UInt8], snapshot: SnapshotID, seen: inout Set<BlobID>, badPacks: Set<PackID>,
+        report: inout CheckReport
+    ) async throws {
+        let firstVisit = seen.insert(id).inserted
+        let tree: Tree
+        do {
+            tree = try await repository.loadTree(id)
+        } catch {
+            if firstVisit {
+                report.problems.append(.init(kind: "treeUnreadable", object: id.hex, message: "tree \(id.hex) at /\(String(decoding: path, as: UTF8.self)): \(error)"))
+            }
+            return
+        }
+        for node in tree.nodes {
+            let childPath = path.isEmpty ? node.name : path + [47] + node.name
+            switch node.kind {
+            case .directory:
+                if let sub = node.subtree {
+                    try await walk(tree: sub, path: childPath, snapshot: snapshot, seen: &seen, badPacks: badPacks, report: &report)
+                }
+            case .file:
+                var damaged = false
+                for c in node.chunks {
+                    guard let loc = repository.index.location(of: c.blob) else {
+                        damaged = true
+                        if firstVisit {
+                            report.problems.append(.init(kind: "blobMissing", object: c.blob.hex, message: "data blob \(c.blob.hex) of /\(String(decoding: childPath, as: UTF8.self)) is not in the index"))
+                        }
+                        continue
+                    }
+                    if badPacks.contains(loc.pack) { damaged = true }
+                }
+                if damaged {
+                    report.affectedFiles.append(AffectedFile(snapshot: snapshot.hex, path: LosslessBytes(childPath)))
+                }
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import HaulFormat
+import HaulStorage
+
+/// Collects new blobs into packs, stores finished packs and writes index files (format.md §6, §7, §11).
+///
+/// Callers compute ids and compress outside (in parallel); the saver only deduplicates, seals and appends, which is
+/// cheap, so one actor keeps up with several workers. A pack is stored before any index file names it, and an index
+/// file is written for every `packsPerIndex` packs, so an interrupted backup's packs are found and reused.
+public actor BlobSaver {
+    public struct Statistics: Sendable, Hashable {
+        public var blobsNew: [BlobType: Int] = [:]
+        public var bytesRaw: UInt64 = 0
+        public var bytesStored: UInt64 = 0
+        public var packs: Int = 0
+        public var indexFiles: Int = 0
+    }
+
+    let repository: Repository
+    let packsPerIndex: Int
+    /// False when repacking: blobs already indexed elsewhere must still be written again.
+    nonisolated let dedupeAgainstIndex: Bool
+    private var writers: [BlobType: PackWriter] = [:]
+    private var pending: Set<BlobID> = []
+    /// Blobs this saver stored (tracked only when not deduplicating against the index).
+    private var written: Set<BlobID> = []
+    /// Packs this saver stored, with their entries.
+    public private(set) var storedPacks: [IndexFile.PackInfo] = []
+    private var unindexed: [IndexFile.PackInfo] = []
+    public private(set) var statistics = Statistics()
+
+    public init(repository: Repository, packsPerIndex: Int = 8, dedupeAgainstIndex: Bool = true) {
+        self.repository = repository
+        self.packsPerIndex = packsPerIndex
+        self.dedupeAgainstIndex = dedupeAgainstIndex
+    }
+
+    /// Whether the blob is stored, or in a pack being written.
+    public func isKnown(_ id: BlobID) -> Bool {
+        pending.contains(id) || written.contains(id) || (dedupeAgainstIndex && repository.index.contains(id))
+    }
+
+    /// Hashes, compresses and saves a blob if it is new; returns its id. Convenience for small blobs (trees).
+    public nonisolated func save(type: BlobType, plaintext: [UInt8]) async throws -> BlobID {
+        let id = plaintext.withUnsafeBytes { repository.blobID(of: $0) }
+        if dedupeAgainstIndex && repository.index.contains(id) { return id }
+        let (compression, compressed) = try plaintext.withUnsafeBytes { try repository.compress($0) }
+        try await add(id: id, type: type, compression: compression, rawLength: plaintext.count, payload: compressed ?? plaintext)
+        return id
+    }
+
+    /// Adds a prepared blob; a duplicate is dropped. Returns true if the blob was new.
+    @discardableResult
+    public func add(id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8]) async throws -> Bool {
+        if isKnown(id) { return false }
+        var writer = writers.removeValue(forKey: type)
+            ?? PackWriter(type: type, keys: repository.keys, capacity: repository.config.packSize + (1 << 20))
+        try payload.withUnsafeBytes { try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0) }
+        pending.insert(id)
+        statistics.blobsNew[type, default: 0] += 1
+        statistics.bytesRaw += UInt64(rawLength)
+        if writer.size >= repository.config.packSize {
+            try await store(writer)
+        } else {
+            writers[type] = writer
+        }
+        return true
+    }
+
+    private func store(_ writer: consuming PackWriter) async throws {
+        let (bytes, info) = try writer.finish()
+        try await repository.store.put(ObjectKey(.data, info.id), bytes)
+        statistics.packs += 1
+        statistics.bytesStored += UInt64(bytes.count)
+        repository.index.add(info)
+        for e in info.entries {
+            pending.remove(e.id)
+            if !dedupeAgainstIndex { written.insert(e.id) }
+        }
+        storedPacks.append(info)
+        unindexed.append(info)
+        if unindexed.count >= packsPerIndex { try await writeIndex() }
+    }
+
+    private func writeIndex() async throws {
+        guard !unindexed.isEmpty else { return }
+        let packs = unindexed
+        unindexed = []
+        _ = try await repository.writeIndexFile(IndexFile(packs: packs))
+        statistics.indexFiles += 1
+    }
+
+    /// Stores the open packs and the last index file. Call before writing a snapshot that refers to the blobs.
+    public func flush() async throws {
+        for type in BlobType.allCases {
+            if let writer = writers.removeValue(forKey: type) { try await store(writer) }
+        }
+        try await writeIndex()
+    }
+}

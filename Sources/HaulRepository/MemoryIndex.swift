@@ -1,0 +1,78 @@
+import HaulFormat
+import Synchronization
+
+/// Where a blob is stored: enough to read and open it with one ranged read (format.md §6, §7).
+public struct BlobLocation: Sendable, Hashable {
+    public var pack: PackID
+    public var salt: [UInt8]
+    public var entry: PackEntry
+}
+
+/// The in-memory index of every blob in the loaded index files plus the packs written by this process.
+///
+/// Thread-safe. Memory per blob is a tracked benchmark figure (bench/RESULTS.md): entries refer to packs by ordinal.
+public final class MemoryIndex: Sendable {
+    struct Slot: Sendable {
+        var pack: UInt32
+        var offset: UInt32
+        var storedLength: UInt32
+        var rawLength: UInt32
+        var type: BlobType
+        var compression: BlobCompression
+    }
+
+    struct PackRecord: Sendable {
+        var id: PackID
+        var size: UInt64
+        var salt: [UInt8]
+    }
+
+    struct State: Sendable {
+        var packs: [PackRecord] = []
+        var packOrdinal: [PackID: UInt32] = [:]
+        var blobs: [BlobID: Slot] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var blobCount: Int { state.withLock { $0.blobs.count } }
+    public var packCount: Int { state.withLock { $0.packs.count } }
+
+    public func contains(_ id: BlobID) -> Bool { state.withLock { $0.blobs[id] != nil } }
+
+    public func location(of id: BlobID) -> BlobLocation? {
+        state.withLock { s in
+            guard let slot = s.blobs[id] else { return nil }
+            let p = s.packs[Int(slot.pack)]
+            return BlobLocation(
+                pack: p.id, salt: p.salt,
+                entry: PackEntry(
+                    id: id, type: slot.type, compression: slot.compression, offset: slot.offset,
+                    storedLength: slot.storedLength, rawLength: slot.rawLength))
+        }
+    }
+
+    /// Adds every blob of a pack; an already known blob keeps its first location.
+    public func add(_ pack: IndexFile.PackInfo) {
+        state.withLock { s in
+            let ordinal: UInt32
+            if let o = s.packOrdinal[pack.id] {
+                ordinal = o
+            } else {
+                ordinal = UInt32(s.packs.count)
+                s.packs.append(PackRecord(id: pack.id, size: pack.size, salt: pack.salt))
+                s.packOrdinal[pack.id] = ordinal
+            }
+            for e in pack.entries where s.blobs[e.id] == nil {
+                s.blobs[e.id] = Slot(
+                    pack: ordinal, offset: e.offset, storedLength: e.storedLength, rawLength: e.rawLength, type: e.type,
+                    compression: e.compression)
+            }
+        }
+    }
+
+    /// Every pack known to the index with its size.
+    public var packs: [(id: PackID, size: UInt64)] { state.withLock { $0.packs.map { ($0.id, $0.size) } } }
+}

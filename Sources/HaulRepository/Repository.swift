@@ -1,0 +1,358 @@
+import Foundation
+import HaulChunker
+import HaulCompression
+import HaulCrypto
+import HaulFormat
+import HaulStorage
+import Synchronization
+
+/// A snapshot together with its id.
+public struct StoredSnapshot: Sendable, Hashable {
+    public let id: SnapshotID
+    public let snapshot: Snapshot
+    public init(id: SnapshotID, snapshot: Snapshot) {
+        self.id = id
+        self.snapshot = snapshot
+    }
+}
+
+/// An open repository: its keys, config and index over one `BlobStore` location (format.md §2).
+///
+/// Readers (`loadBlob`, `loadTree`, snapshots) may be used concurrently. Writing blobs goes through `BlobSaver`.
+public final class Repository: Sendable {
+    public let store: any BlobStore
+    public let config: RepositoryConfig
+    public let keys: MasterKeys
+    public let index = MemoryIndex()
+    public let gear: GearTable
+    let loadedIndexFiles = Mutex<[IndexID]>([])
+    let decompressors = Pool<ZstdDecompressor> { ZstdDecompressor() }
+    let compressors: Pool<ZstdCompressor>
+
+    init(store: any BlobStore, config: RepositoryConfig, keys: MasterKeys) {
+        self.store = store
+        self.config = config
+        self.keys = keys
+        self.gear = GearTable(keys.gearValues())
+        let level = config.compression.level
+        self.compressors = Pool { ZstdCompressor(level: level) }
+    }
+
+    /// Creates a new repository in an empty location: config, then the first key file (format.md §2, §3).
+    ///
+    /// - Throws: `alreadyExists` if the location already holds a config.
+    public static func initialize(
+        store: any BlobStore, passphrase: [UInt8], kdf: KDFParameters, hostname: String, username: String,
+        chunker: [ChunkerClass] = RepositoryConfig.defaultChunker, packSize: Int = 32 << 20, now: Date = Date()
+    ) async throws -> Repository {
+        if try await store.head(.config) != nil {
+            throw HaulError(.alreadyExists, "a repository already exists at this location")
+        }
+        let keys = MasterKeys.generate()
+        let config = RepositoryConfig(id: keys.repositoryID, created: now, chunker: chunker, packSize: packSize)
+        try config.validate()
+        let keyFile = try KeyFile.create(
+            wrapping: keys, passphrase: passphrase, parameters: kdf, hostname: hostname, username: username, now: now)
+        let sealedConfig = try ObjectSealer.seal(
+            kind: .config, plaintext: try JSONEncoder.haul.encode(config).asBytes, compression: .raw, keys: keys)
+        try await store.put(.config, sealedConfig, mode: .createOnly)
+        try await store.put(ObjectKey(.keys, ObjectID(Digest256.random())), try keyFile.encoded(), mode: .createOnly)
+        return Repository(store: store, config: config, keys: keys)
+    }
+
+    /// Opens a repository with a passphrase: tries every key file, then reads and checks the config.
+    ///
+    /// - Throws: `repositoryNotFound` when the location holds no config, `wrongPassword` when no key file opens.
+    public static func open(store: any BlobStore, passphrase: [UInt8]) async throws -> Repository {
+        guard try await store.head(.config) != nil else {
+            throw HaulError(.repositoryNotFound, "no Haul repository here (no config object); create one with `haul init`")
+        }
+        let keyInfos = try await store.list(.keys)
+        guard !keyInfos.isEmpty else { throw HaulError(.corrupted, "the repository has no key files (keys/ is empty)") }
+        var keys: MasterKeys?
+        var lastError: (any Error)?
+        for info in keyInfos.sorted(by: { $0.key.name < $1.key.name }) {
+            do {
+                let file = try KeyFile(decoding: try await store.get(info.key))
+                keys = try file.unwrap(passphrase: passphrase)
+                break
+            } catch let e as HaulError where e.code == .wrongPassword {
+                continue
+            } catch {
+                lastError = error
+            }
+        }
+        guard let keys else {
+            if let lastError, keyInfos.count == 1 { throw lastError }
+            throw HaulError(.wrongPassword, "wrong password: no key file of this repository opens with it")
+        }
+        let (_, plain) = try ObjectSealer.open(try await store.get(.config), kind: .config, keys: keys, what: "config")
+        let config: RepositoryConfig
+        do {
+            config = try JSONDecoder.haul.decode(RepositoryConfig.self, from: Data(plain))
+        } catch {
+            throw HaulError(.corrupted, "the repository config cannot be parsed", cause: error)
+        }
+        try config.validate()
+        guard config.id == keys.repositoryID.hex else {
+            throw HaulError(.corrupted, "the config belongs to repository \(config.id), the key to \(keys.repositoryID.hex)")
+        }
+        return Repository(store: store, config: config, keys: keys)
+    }
+
+    // MARK: Index
+
+    /// What `loadIndex` found.
+    public struct IndexLoadReport: Sendable {
+        public var files: Int
+        public var superseded: Int
+        public var packs: Int
+        public var blobs: Int
+    }
+
+    /// Reads every index file that no other index file supersedes into `index` (format.md §7).
+    @discardableResult
+    public func loadIndex() async throws -> IndexLoadReport {
+        let infos = try await store.list(.index)
+        var files: [(IndexID, IndexFile)] = []
+        for info in infos {
+            let id = ObjectID(hex: info.key.name)!
+            files.append((id, try await readIndexFile(id)))
+        }
+        let superseded = Set(files.flatMap { $0.1.supersedes })
+        var used: [IndexID] = []
+        for (id, file) in files where !superseded.contains(id) {
+            for pack in file.packs { index.add(pack) }
+            used.append(id)
+        }
+        loadedIndexFiles.withLock { $0 = used }
+        return IndexLoadReport(files: used.count, superseded: files.count - used.count, packs: index.packCount, blobs: index.blobCount)
+    }
+
+    /// The index files `loadIndex` used.
+    public var indexFiles: [IndexID] { loadedIndexFiles.withLock { $0 } }
+
+    public func readIndexFile(_ id: IndexID) async throws -> IndexFile {
+        let bytes = try await store.get(ObjectKey(.index, id))
+        try verifyName(bytes, id, what: "index file \(id.hex)")
+        let plain = try openSealed(bytes, kind: .index, what: "index file \(id.hex)")
+        return try IndexFile(decoding: plain, what: "index file \(id.hex)")
+    }
+
+    /// Writes an index file and returns its id.
+    public func writeIndexFile(_ file: IndexFile) async throws -> IndexID {
+        try await writeSealed(file.encoded(), kind: .index, objectKind: .index)
+    }
+
+    // MARK: Sealed objects
+
+    func openSealed(_ bytes: [UInt8], kind: SealedKind, what: String) throws -> [UInt8] {
+        let (compression, plain) = try ObjectSealer.open(bytes, kind: kind, keys: keys, what: what)
+        switch compression {
+        case .raw: return plain
+        case .zstd:
+            guard plain.count >= 4 else { throw HaulError(.corrupted, "\(what) is truncated") }
+            var r = ByteReader(Array(plain[0..<4]), what: what)
+            let rawLength = Int(try r.u32())
+            guard rawLength <= 1 << 30 else { throw HaulError(.corrupted, "\(what) claims \(rawLength) bytes") }
+            return try decompressors.with { d in
+                try plain.withUnsafeBytes { try d.decompress(UnsafeRawBufferPointer(rebasing: $0[4...]), rawLength: rawLength) }
+            }
+        }
+    }
+
+    /// Seals, names by SHA-256 and stores; zstd-compressed with a u32 length prefix when that helps.
+    func writeSealed(_ plain: [UInt8], kind: SealedKind, objectKind: ObjectKind) async throws -> ObjectID {
+        let compressed = try compressors.with { c in try plain.withUnsafeBytes { try Compression.compressIfUseful($0, with: c) } }
+        let sealed: [UInt8]
+        if compressed.0 == .zstd, let payload = compressed.1 {
+            var w = ByteWriter(capacity: payload.count + 4)
+            w.u32(UInt32(plain.count))
+            w.raw(payload)
+            sealed = try ObjectSealer.seal(kind: kind, plaintext: w.bytes, compression: .zstd, keys: keys)
+        } else {
+            sealed = try ObjectSealer.seal(kind: kind, plaintext: plain, compression: .raw, keys: keys)
+        }
+        let id = ObjectID(sealed.withUnsafeBytes { Hashing.sha256($0) })
+        try await store.put(ObjectKey(objectKind, id), sealed)
+        return id
+    }
+
+    func verifyName(_ bytes: [UInt8], _ id: ObjectID, what: String) throws {
+        let actual = bytes.withUnsafeBytes { Hashing.sha256($0) }
+        guard actual == id.digest else {
+            throw HaulError(.corrupted, "\(what) does not match its name (SHA-256 is \(actual.hex)): the stored bytes are damaged")
+        }
+    }
+
+    // MARK: Blobs
+
+    /// Reads, authenticates, decompresses and re-identifies one blob.
+    ///
+    /// - Throws: `notFound` if the index does not know the blob, `authenticationFailed`/`corrupted` if the stored
+    ///   bytes are damaged.
+    public func loadBlob(_ id: BlobID, type: BlobType) async throws -> [UInt8] {
+        guard let loc = index.location(of: id) else {
+            throw HaulError(.notFound, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index")
+        }
+        let sealed = try await store.get(
+            ObjectKey(.data, loc.pack), offset: Int64(loc.entry.offset), length: Int(loc.entry.storedLength))
+        guard sealed.count == Int(loc.entry.storedLength) else {
+            throw HaulError(.corrupted, "pack \(loc.pack.hex) is truncated: blob \(id.hex) is cut short")
+        }
+        return try openBlob(sealed: sealed, location: loc)
+    }
+
+    /// Opens a sealed blob read from its pack; checks the id.
+    public func openBlob(sealed: [UInt8], location loc: BlobLocation) throws -> [UInt8] {
+        let sealer = PackSealer(keys: keys, salt: loc.salt)
+        let payload: [UInt8]
+        do {
+            payload = try sealed.withUnsafeBytes {
+                try sealer.openBlob(index: UInt64(loc.entry.offset), type: loc.entry.type, id: loc.entry.id, sealed: $0)
+            }
+        } catch {
+            throw HaulError(.corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) fails authentication", cause: error)
+        }
+        let plain: [UInt8]
+        switch loc.entry.compression {
+        case .raw: plain = payload
+        case .zstd:
+            plain = try decompressors.with { d in
+                try payload.withUnsafeBytes { try d.decompress($0, rawLength: Int(loc.entry.rawLength)) }
+            }
+        }
+        let actual = plain.withUnsafeBytes { keys.blobID(of: $0) }
+        guard actual == loc.entry.id else {
+            throw HaulError(.corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) has the wrong content")
+        }
+        return plain
+    }
+
+    public func loadTree(_ id: BlobID) async throws -> Tree {
+        try Tree(decoding: try await loadBlob(id, type: .tree))
+    }
+
+    /// Reads a whole pack, checks its name and parses its preamble and header (format.md §6).
+    public func readPack(_ id: PackID) async throws -> (bytes: [UInt8], type: BlobType, salt: [UInt8], entries: [PackEntry]) {
+        let bytes = try await store.get(ObjectKey(.data, id))
+        try verifyName(bytes, id, what: "pack \(id.hex)")
+        let (type, salt, entries) = try parsePack(bytes, what: "pack \(id.hex)")
+        return (bytes, type, salt, entries)
+    }
+
+    /// Parses a pack's preamble and opens its header.
+    public func parsePack(_ bytes: [UInt8], what: String) throws -> (BlobType, [UInt8], [PackEntry]) {
+        let (type, salt) = try PackLayout.parsePreamble(bytes[...], what: what)
+        guard bytes.count >= PackLayout.preambleLength + 4 else { throw HaulError(.corrupted, "\(what) is truncated") }
+        var r = ByteReader(Array(bytes[(bytes.count - 4)...]), what: what)
+        let headerLength = Int(try r.u32())
+        guard headerLength >= PackLayout.tagLength + 4, headerLength <= bytes.count - 4 - PackLayout.preambleLength else {
+            throw HaulError(.corrupted, "\(what) has an impossible header length \(headerLength)")
+        }
+        let sealedHeader = Array(bytes[(bytes.count - 4 - headerLength)..<(bytes.count - 4)])
+        let sealer = PackSealer(keys: keys, salt: salt)
+        let plain: [UInt8]
+        do {
+            plain = try sealer.openHeader(sealedHeader, preamble: Array(bytes[0..<PackLayout.preambleLength]))
+        } catch {
+            throw HaulError(.corrupted, "\(what) has a header that fails authentication", cause: error)
+        }
+        let header = try PackHeader(decoding: plain, what: what)
+        return (type, salt, header.entries)
+    }
+
+    // MARK: Snapshots
+
+    public func saveSnapshot(_ snapshot: Snapshot) async throws -> SnapshotID {
+        try await writeSealed(try JSONEncoder.haul.encode(snapshot).asBytes, kind: .snapshot, objectKind: .snapshots)
+    }
+
+    public func loadSnapshot(_ id: SnapshotID) async throws -> Snapshot {
+        let bytes = try await store.get(ObjectKey(.snapshots, id))
+        try verifyName(bytes, id, what: "snapshot \(id.hex)")
+        let plain = try openSealed(bytes, kind: .snapshot, what: "snapshot \(id.hex)")
+        do {
+            return try JSONDecoder.haul.decode(Snapshot.self, from: Data(plain))
+        } catch {
+            throw HaulError(.corrupted, "snapshot \(id.hex) cannot be parsed", cause: error)
+        }
+    }
+
+    /// Every snapshot, oldest first.
+    public func listSnapshots() async throws -> [StoredSnapshot] {
+        var out: [StoredSnapshot] = []
+        for info in try await store.list(.snapshots) {
+            let id = ObjectID(hex: info.key.name)!
+            out.append(StoredSnapshot(id: id, snapshot: try await loadSnapshot(id)))
+        }
+        return out.sorted { ($0.snapshot.startNanos, $0.id) < ($1.snapshot.startNanos, $1.id) }
+    }
+
+    /// Finds a snapshot by `latest` or by a unique prefix of its id (at least 4 hex digits).
+    public func resolveSnapshot(_ ref: String) async throws -> StoredSnapshot {
+        let all = try await listSnapshots()
+        if ref == "latest" {
+            guard let last = all.last else { throw HaulError(.notFound, "the repository has no snapshots yet") }
+            return last
+        }
+        let lower = ref.lowercased()
+        guard lower.count >= 4, lower.allSatisfy(\.isHexDigit) else {
+            throw HaulError(.invalidArgument, "\"\(ref)\" is not a snapshot id: give `latest` or at least 4 hex digits")
+        }
+        let matches = all.filter { $0.id.hex.hasPrefix(lower) }
+        guard let first = matches.first else {
+            throw HaulError(.notFound, "no snapshot id starts with \(lower); list them with `haul snapshots`")
+        }
+        guard matches.count == 1 else {
+            throw HaulError(.invalidArgument, "\(lower) matches \(matches.count) snapshots; give more digits")
+        }
+        return first
+    }
+
+    public func deleteSnapshot(_ id: SnapshotID) async throws {
+        try await store.delete(ObjectKey(.snapshots, id))
+    }
+
+    /// The chunker for a file of `size` bytes (format.md §4).
+    public func chunker(forFileSize size: UInt64) -> Chunker {
+        Chunker(parameters: config.chunkerClass(forFileSize: size), gear: gear)
+    }
+
+    /// Largest chunk any class can produce.
+    public var maxChunkSize: Int { config.chunker.map(\.max).max() ?? 8 << 20 }
+
+    /// Keyed blob id of `plaintext`.
+    public func blobID(of plaintext: UnsafeRawBufferPointer) -> BlobID { keys.blobID(of: plaintext) }
+
+    /// Compresses with a pooled compressor unless it does not help (format.md §4).
+    public func compress(_ plaintext: UnsafeRawBufferPointer) throws -> (BlobCompression, [UInt8]?) {
+        try compressors.with { try Compression.compressIfUseful(plaintext, with: $0) }
+    }
+}
+
+extension Data {
+    var asBytes: [UInt8] { [UInt8](self) }
+}
+
+extension Digest256 {
+    /// 32 bytes from the system CSPRNG.
+    public static func random() -> Digest256 {
+        var g = SystemRandomNumberGenerator()
+        return Digest256(w0: g.next(), w1: g.next(), w2: g.next(), w3: g.next())
+    }
+}
+
+/// A small pool of reusable, non-thread-safe workers (compression contexts): each is used by one caller at a time.
+final class Pool<Item>: @unchecked Sendable {
+    private let lock = Mutex<[Item]>([])
+    private let make: @Sendable () -> Item
+
+    init(make: @escaping @Sendable () -> Item) { self.make = make }
+
+    func with<R>(_ body: (Item) throws -> R) rethrows -> R {
+        let item = lock.withLock { $0.popLast() } ?? make()
+        defer { lock.withLock { if $0.count < 8 { $0.append(item) } } }
+        return try body(item)
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import HaulCrypto
+import HaulFormat
+import HaulRepository
+import HaulStorage
+import HaulStorageFS
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Repository directory (default: $HAUL_REPO).")
+    var repo: String?
+
+    @Option(name: .long, help: "Read the passphrase from the first line of FILE (default: $HAUL_PASSWORD, or a prompt).")
+    var passwordFile: String?
+
+    @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Print less (no progress line).")
+    var quiet = false
+
+    func repositoryPath() throws -> String {
+        guard let path = repo ?? ProcessInfo.processInfo.environment["HAUL_REPO"], !path.isEmpty else {
+            throw ValidationError("no repository given: pass --repo DIR or set HAUL_REPO")
+        }
+        return path
+    }
+
+    func store(create: Bool = false) throws -> FileSystemBlobStore {
+        let path = try repositoryPath()
+        if create {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } else {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+                throw HaulError(.repositoryNotFound, "repository \(path) does not exist; create it with `haul init --repo \(path)`")
+            }
+        }
+        return try FileSystemBlobStore(root: path)
+    }
+
+    /// The passphrase from $HAUL_PASSWORD, --password-file or a terminal prompt (twice when `confirm`).
+    func passphrase(confirm: Bool = false) throws -> [UInt8] {
+        if let file = passwordFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw HaulError(.invalidArgument, "cannot read the password file \(file)")
+            }
+            var bytes = [UInt8](data)
+            if let nl = bytes.firstIndex(of: 10) { bytes = Array(bytes[..<nl]) }
+            if bytes.last == 13 { bytes.removeLast() }
+            guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "the password file \(file) is empty") }
+            return bytes
+        }
+        if let env = ProcessInfo.processInfo.environment["HAUL_PASSWORD"] {
+            guard !env.isEmpty else { throw HaulError(.invalidArgument, "HAUL_PASSWORD is set but empty") }
+            return Array(env.utf8)
+        }
+        guard isatty(0) == 1 else {
+            throw HaulError(.invalidArgument, "no passphrase: set HAUL_PASSWORD, pass --password-file FILE, or run on a terminal")
+        }
+        if confirm {
+            FileHandle.standardError.write(
+                Data("Choose a passphrase. Keep it safe: a lost passphrase means the backups cannot be read by anyone.\n".utf8))
+        }
+        let first = try prompt("Passphrase: ")
+        if confirm {
+            guard try prompt("Repeat passphrase: ") == first else { throw HaulError(.invalidArgument, "the passphrases differ") }
+        }
+        return first
+    }
+
+    private func prompt(_ text: String) throws -> [UInt8] {
+        guard let p = getpass(text) else { throw HaulError(.invalidArgument, "cannot read a passphrase from the terminal") }
+        let bytes = Array(String(cString: p).utf8)
+        guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "empty passphrase") }
+        return bytes
+    }
+
+    /// Opens the repository and loads its index.
+    func openRepository(loadIndex: Bool = true) async throws -> Repository {
+        let store = try self.store()
+        let repository = try await Repository.open(store: store, passphrase: try passphrase())
+        if loadIndex { try await repository.loadIndex() }
+        return repository
+    }
+
+    func leases(_ repository: Repository) -> LeaseManager {
+        LeaseManager(store: repository.store, hostname: Host.currentName)
+    }
+
+    var showProgress: Bool { !quiet && !json && isatty(2) == 1 }
+}
+
+enum Host {
+    static var currentName: String { ProcessInfo.processInfo.hostName }
+    static var userName: String { ProcessInfo.processInfo.environment["USER"] ?? NSUserName() }
+}
+
+/// Writes JSON to standard output.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder.haul
+    encoder.outputFormatting.insert(.prettyPrinted)
+    FileHandle.standardOutput.write(try encoder.encode(value))
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// Bytes from a command-line argument, without loss (arguments are bytes on Linux).
+func argumentBytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+func formatBytes(_ n: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var i = 0
+    while v >= 1024 && i < units.count - 1 {
+        v /= 1024
+        i += 1
+    }
+    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}

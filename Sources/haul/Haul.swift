@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import HaulFormat
+
+@main
+struct Haul: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "haul",
+        abstract: "Deduplicating, compressed, end-to-end encrypted backups, seeded offline.",
+        discussion: """
+            Every command works on a repository given by --repo DIR or HAUL_REPO. The passphrase comes from \
+            HAUL_PASSWORD, --password-file FILE, or a prompt on a terminal. Exit codes are listed in docs/exit-codes.md.
+            """,
+        subcommands: [
+            InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
+            CheckCommand.self, ForgetCommand.self, PruneCommand.self,
+        ]
+    )
+
+    /// Runs the command and maps library errors to the exit codes of docs/exit-codes.md.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as HaulError {
+            FileHandle.standardError.write(Data("haul: \(error.description)\n".utf8))
+            Foundation.exit(ExitStatus.code(for: error))
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+enum ExitStatus {
+    static let ok: Int32 = 0
+    static let fatal: Int32 = 1
+    static let warnings: Int32 = 3
+    static let repositoryNotFound: Int32 = 10
+    static let repositoryBusy: Int32 = 11
+    static let wrongPassword: Int32 = 12
+    static let interrupted: Int32 = 130
+
+    static func code(for error: HaulError) -> Int32 {
+        switch error.code {
+        case .wrongPassword: wrongPassword
+        case .repositoryNotFound: repositoryNotFound
+        case .repositoryBusy: repositoryBusy
+        case .interrupted: interrupted
+        default: fatal
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+
+@testable import HaulFormat
+
+@Suite struct ByteCodecTests {
+    @Test(arguments: [UInt64(0), 1, 127, 128, 300, 16383, 16384, UInt64(UInt32.max), UInt64.max])
+    func uvarintRoundTrip(_ v: UInt64) throws {
+        var w = ByteWriter()
+        w.uvarint(v)
+        var r = ByteReader(w.bytes, what: "test")
+        #expect(try r.uvarint() == v)
+        #expect(r.isAtEnd)
+    }
+
+    @Test(arguments: [Int64(0), -1, 1, Int64.min, Int64.max, -1_700_000_000])
+    func svarintRoundTrip(_ v: Int64) throws {
+        var w = ByteWriter()
+        w.svarint(v)
+        var r = ByteReader(w.bytes, what: "test")
+        #expect(try r.svarint() == v)
+    }
+
+    @Test func knownVarintBytes() {
+        var w = ByteWriter()
+        w.uvarint(300)
+        #expect(w.bytes == [0xAC, 0x02])
+    }
+
+    @Test func truncatedInputIsCorrupted() {
+        var r = ByteReader([0x80], what: "sample")
+        #expect(throws: HaulError.self) { try r.uvarint() }
+        var r2 = ByteReader([1, 2], what: "sample")
+        #expect(throws: HaulError.self) { try r2.u32() }
+    }
+
+    @Test func overlongVarintIsRefused() {
+        var r = ByteReader([UInt8](repeating: 0xFF, count: 11) + [0], what: "sample")
+        #expect(throws: HaulError.self) { try r.uvarint() }
+    }
+}
+
+@Suite struct DigestTests {
+    @Test func hexRoundTripAndOrdering() throws {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+        let d = try #require(Digest256(hex: hex))
+        #expect(d.hex == hex)
+        #expect(d.bytes.count == 32)
+        #expect(Digest256(bytes: d.bytes) == d)
+        let bigger = try #require(Digest256(hex: "01" + hex.dropFirst(2)))
+        #expect(d < bigger)
+    }
+
+    @Test func objectIDIsCanonicalLowercase() {
+        #expect(ObjectID(hex: String(repeating: "A", count: 64)) == nil)
+        #expect(ObjectID(hex: String(repeating: "a", count: 64)) != nil)
+        #expect(ObjectID(hex: String(repeating: "a", count: 63)) == nil)
+        #expect(ObjectID(hex: "../" + String(repeating: "a", count: 61)) == nil)
+    }
+}
+
+@Suite struct TreeCodecTests {
+    static func sampleTree() -> Tree {
+        let blob = BlobID(Digest256(w0: 1, w1: 2, w2: 3, w3: 4))
+        return Tree(nodes: [
+            Node(
+                name: Array("b file".utf8), kind: .file, mode: 0o4755, uid: 1234, gid: 5678,
+                mtime: .init(seconds: 1_700_000_000, nanoseconds: 123_456_789), ctime: .init(seconds: -5, nanoseconds: 1),
+                device: 2049, inode: 99, linkCount: 2, size: 10 << 20,
+                xattrs: [.init(name: Array("user.z".utf8), value: [0, 1]), .init(name: Array("user.a".utf8), value: [])],
+                chunks: [.init(offset: 0, blob: blob), .init(offset: 8 << 20, blob: blob)]),
+            Node(name: [0x66, 0xFF, 0x0A], kind: .directory, mode: 0o1777, subtree: blob),
+            Node(name: Array("link".utf8), kind: .symlink, mode: 0o777, linkTarget: Array("../x/y".utf8)),
+            Node(name: Array("dev".utf8), kind: .characterDevice, rdev: 0x0103),
+            Node(name: Array("fifo".utf8), kind: .fifo),
+        ])
+    }
+
+    @Test func roundTrip() throws {
+        let tree = Self.sampleTree()
+        let decoded = try Tree(decoding: tree.encoded())
+        // xattrs are stored sorted by name.
+        var expected = tree
+        for i in expected.nodes.indices { expected.nodes[i].xattrs.sort { $0.name.lexicographicallyPrecedes($1.name) } }
+        #expect(decoded == expected)
+        #expect(decoded.node(named: [0x66, 0xFF, 0x0A])?.kind == .directory)
+    }
+
+    @Test func encodingIsDeterministicRegardlessOfInputOrder() {
+        let tree = Self.sampleTree()
+        let shuffled = Tree(nodes: tree.nodes.reversed())
+        #expect(tree.encoded() == shuffled.encoded())
+    }
+
+    @Test func everyTruncationIsRejected() {
+        let bytes = Self.sampleTree().encoded()
+        for n in 0..<bytes.count {
+            #expect(throws: HaulError.self) { try Tree(decoding: Array(bytes[0..<n])) }
+        }
+    }
+
+    @Test func invalidNamesAreRejected() {
+        var w = ByteWriter()
+        w.raw(Array("HTRE".utf8))
+        w.u8(1)
+        w.uvarint(1)
+        w.lengthPrefixed(Array("a/b".utf8))
+        #expect(throws: HaulError.self) { try Tree(decoding: w.bytes) }
+    }
+}
+
+@Suite struct IndexFileTests {
+    @Test func roundTripKeepsPacksAndEntries() throws {
+        func id(_ n: UInt64) -> BlobID { BlobID(Digest256(w0: n, w1: 0, w2: 0, w3: n)) }
+        let salt = [UInt8](repeating: 7, count: 32)
+        let packA = IndexFile.PackInfo(
+            id: ObjectID(Digest256(w0: 9, w1: 9, w2: 9, w3: 9)), size: 1000, salt: salt,
+            entries: [
+                PackEntry(id: id(5), type: .data, compression: .zstd, offset: 44, storedLength: 100, rawLength: 300),
+                PackEntry(id: id(1), type: .data, compression: .raw, offset: 144, storedLength: 50, rawLength: 34),
+            ])
+        let packB = IndexFile.PackInfo(
+            id: ObjectID(Digest256(w0: 1, w1: 1, w2: 1, w3: 1)), size: 200, salt: salt,
+            entries: [PackEntry(id: id(3), type: .tree, compression: .zstd, offset: 44, storedLength: 60, rawLength: 90)])
+        let file = IndexFile(supersedes: [ObjectID(Digest256(w0: 4, w1: 4, w2: 4, w3: 4))], packs: [packA, packB])
+        let decoded = try IndexFile(decoding: file.encoded(), what: "index")
+        #expect(decoded == file)
+        #expect(decoded.blobCount == 3)
+    }
+
+    @Test func wrongEntryCountIsCorrupted() throws {
+        let file = IndexFile(packs: [])
+        var bytes = file.encoded()
+        bytes[bytes.count - 4] = 1
+        #expect(throws: HaulError.self) { try IndexFile(decoding: bytes, what: "index") }
+    }
+}
+
+@Suite struct LosslessBytesTests {
+    @Test func utf8IsAStringAndOtherBytesAreBase64() throws {
+        let text = try JSONEncoder().encode(LosslessBytes("héllo"))
+        #expect(String(decoding: text, as: UTF8.self) == "\"héllo\"")
+        let raw = LosslessBytes([0x66, 0xFF, 0xFE])
+        let encoded = try JSONEncoder().encode(raw)
+        #expect(String(decoding: encoded, as: UTF8.self) == "{\"b64\":\"Zv\\/+\"}")
+        #expect(try JSONDecoder().decode(LosslessBytes.self, from: encoded) == raw)
+    }
+}
+
+@Suite struct ConfigTests {
+    @Test func chunkerClassIsChosenBySize() throws {
+        var config = RepositoryConfig(id: .zero, created: Date(timeIntervalSince1970: 0))
+        config.chunker.append(ChunkerClass(minFileSize: 1 << 30, min: 64 << 10, avg: 128 << 10, max: 1 << 20))
+        try config.validate()
+        #expect(config.chunkerClass(forFileSize: 10).avg == 1 << 20)
+        #expect(config.chunkerClass(forFileSize: 2 << 30).avg == 128 << 10)
+    }
+
+    @Test func invalidChunkerIsRefused() {
+        #expect(throws: HaulError.self) { try ChunkerClass(minFileSize: 0, min: 100, avg: 1000, max: 5000).validate() }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import HaulCrypto
+import HaulFormat
+import HaulStorage
+import HaulTesting
+import Testing
+
+@testable import HaulRepository
+
+let testPassphrase = Array("correct horse".utf8)
+
+func makeRepository(_ store: any BlobStore = MemoryBlobStore(), packSize: Int = 1 << 20) async throws -> Repository {
+    try await Repository.initialize(
+        store: store, passphrase: testPassphrase, kdf: .test, hostname: "host", username: "user",
+        chunker: [ChunkerClass(minFileSize: 0, min: 2 << 10, avg: 8 << 10, max: 64 << 10)], packSize: packSize)
+}
+
+func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
+    var x = seed | 1
+    return (0..<count).map { _ in
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+        return UInt8(truncatingIfNeeded: x)
+    }
+}
+
+@Suite struct RepositoryTests {
+    @Test func initThenOpenWithTheSamePassphrase() async throws {
+        let store = MemoryBlobStore()
+        let created = try await makeRepository(store)
+        let opened = try await Repository.open(store: store, passphrase: testPassphrase)
+        #expect(opened.config == created.config)
+        #expect(opened.keys.repositoryID == created.keys.repositoryID)
+    }
+
+    @Test func wrongPassphraseIsWrongPassword() async throws {
+        let store = MemoryBlobStore()
+        _ = try await makeRepository(store)
+        await #expect { try await Repository.open(store: store, passphrase: Array("nope".utf8)) } throws: {
+            $0.haulCode == .wrongPassword
+        }
+    }
+
+    @Test func emptyLocationIsRepositoryNotFound() async throws {
+        await #expect { try await Repository.open(store: MemoryBlobStore(), passphrase: testPassphrase) } throws: {
+            $0.haulCode == .repositoryNotFound
+        }
+    }
+
+    @Test func secondInitIsRefused() async throws {
+        let store = MemoryBlobStore()
+        _ = try await makeRepository(store)
+        await #expect { try await makeRepository(store) } throws: { $0.haulCode == .alreadyExists }
+    }
+
+    @Test func blobsRoundTripThroughPacksAndIndex() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let saver = BlobSaver(repository: repo)
+        var ids: [(BlobID, [UInt8])] = []
+        for i in 0..<40 {
+            let data = i % 2 == 0 ? pseudoRandom(50_000, seed: UInt64(i + 1)) : [UInt8](repeating: UInt8(i), count: 70_000)
+            ids.append((try await saver.save(type: .data, plaintext: data), data))
+        }
+        // A duplicate is stored once.
+        _ = try await saver.save(type: .data, plaintext: ids[0].1)
+        try await saver.flush()
+        let stats = await saver.statistics
+        #expect(stats.blobsNew[.data] == 40)
+        #expect(stats.packs >= 2)
+
+        let reopened = try await Repository.open(store: store, passphrase: testPassphrase)
+        let report = try await reopened.loadIndex()
+        #expect(report.blobs == 40)
+        for (id, data) in ids { #expect(try await reopened.loadBlob(id, type: .data) == data) }
+        // Packs are named by their SHA-256 and parse back to the same entries.
+        for (pack, _) in reopened.index.packs {
+            let (_, type, _, entries) = try await reopened.readPack(pack)
+            #expect(type == .data)
+            #expect(!entries.isEmpty)
+        }
+    }
+
+    @Test func aFlippedBitInAPackIsDetected() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let saver = BlobSaver(repository: repo)
+        let id = try await saver.save(type: .data, plaintext: pseudoRandom(10_000, seed: 3))
+        try await saver.flush()
+        let loc = try #require(repo.index.location(of: id))
+        let key = ObjectKey(.data, loc.pack)
+        var bytes = try await store.get(key)
+        bytes[Int(loc.entry.offset) + 10] ^= 0x04
+        try await store.put(key, bytes)
+        await #expect { try await repo.loadBlob(id, type: .data) } throws: { $0.haulCode == .corrupted }
+        await #expect { try await repo.readPack(loc.pack) } throws: { $0.haulCode == .corrupted }
+    }
+
+    @Test func snapshotsRoundTripAndResolve() async throws {
+        let repo = try await makeRepository()
+        let tree = BlobID(Digest256(w0: 1, w1: 2, w2: 3, w3: 4))
+        let snap = Snapshot(
+            startNanos: 1_000_000_000_123, endNanos: 1_000_000_000_999, tree: tree, paths: [LosslessBytes([0x2F, 0xFF])],
+            hostname: "h", username: "u", uid: 0, gid: 0, tags: ["t"], parent: nil, summary: .init())
+        let id = try await repo.saveSnapshot(snap)
+        #expect(try await repo.loadSnapshot(id) == snap)
+        #expect(try await repo.resolveSnapshot("latest").id == id)
+        #expect(try await repo.resolveSnapshot(String(id.hex.prefix(6))).id == id)
+        await #expect { try await repo.resolveSnapshot("zz") } throws: { $0.haulCode == .invalidArgument }
+    }
+
+    @Test func supersededIndexFilesAreIgnored() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let saver = BlobSaver(repository: repo)
+        _ = try await saver.save(type: .data, plaintext: pseudoRandom(1000, seed: 9))
+        try await saver.flush()
+        let old = try await store.list(.index).map { ObjectID(hex: $0.key.name)! }
+        _ = try await repo.writeIndexFile(IndexFile(supersedes: old, packs: []))
+        let fresh = try await Repository.open(store: store, passphrase: testPassphrase)
+        let report = try await fresh.loadIndex()
+        #expect(report.superseded == 1)
+        #expect(report.blobs == 0)
+    }
+}
+
+@Suite struct LeaseTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_800_000_000)
+    }
+
+    @Test func sharedLeasesCoexistButExclusiveIsRefused() async throws {
+        let store = MemoryBlobStore()
+        let clock = Clock()
+        let leases = LeaseManager(store: store, hostname: "h", lifetime: 60, now: { clock.now })
+        let a = try await leases.acquire(.shared, purpose: "backup")
+        let b = try await leases.acquire(.shared, purpose: "backup")
+        await #expect { try await leases.acquire(.exclusive, purpose: "prune") } throws: { $0.haulCode == .repositoryBusy }
+        // The refused taker removed its own lease.
+        #expect(try await store.list(.leases).count == 2)
+        await leases.release(a)
+        await leases.release(b)
+        let x = try await leases.acquire(.exclusive, purpose: "prune")
+        await #expect { try await leases.acquire(.shared, purpose: "backup") } throws: { $0.haulCode == .repositoryBusy }
+        await leases.release(x)
+    }
+
+    @Test func expiredLeasesDoNotBlockAndAreRemovedByExclusiveTakers() async throws {
+        let store = MemoryBlobStore()
+        let clock = Clock()
+        let leases = LeaseManager(store: store, hostname: "h", lifetime: 60, now: { clock.now })
+        _ = try await leases.acquire(.shared, purpose: "crashed backup")
+        clock.now += 61
+        let x = try await leases.acquire(.exclusive, purpose: "prune")
+        #expect(try await store.list(.leases).count == 1)
+        await leases.release(x)
+    }
+
+    @Test func refreshExtendsALease() async throws {
+        let store = MemoryBlobStore()
+        let clock = Clock()
+        let leases = LeaseManager(store: store, hostname: "h", lifetime: 60, now: { clock.now })
+        let held = try await leases.acquire(.shared, purpose: "backup")
+        clock.now += 50
+        try await leases.refresh(held)
+        clock.now += 50
+        await #expect { try await leases.acquire(.exclusive, purpose: "prune") } throws: { $0.haulCode == .repositoryBusy }
+    }
+}
