@@ -77,7 +77,7 @@ public struct LeaseManager: Sendable {
 
     /// Runs `body` under a lease that is refreshed in the background and dropped afterwards.
     public func withLease<R: Sendable>(
-        _ kind: Lease.Kind, purpose: String, _ body: @Sendable () async throws -> R
+        _ kind: Lease.Kind, purpose: String, _ body: @escaping @Sendable () async throws -> R
     ) async throws -> R {
         let held = try await acquire(kind, purpose: purpose)
         do {

@@ -345,14 +345,18 @@ extension Digest256 {
 
 /// A small pool of reusable, non-thread-safe workers (compression contexts): each is used by one caller at a time.
 final class Pool<Item>: @unchecked Sendable {
-    private let lock = Mutex<[Item]>([])
+    private final class Box: @unchecked Sendable {
+        let item: Item
+        init(_ item: Item) { self.item = item }
+    }
+    private let lock = Mutex<[Box]>([])
     private let make: @Sendable () -> Item
 
     init(make: @escaping @Sendable () -> Item) { self.make = make }
 
     func with<R>(_ body: (Item) throws -> R) rethrows -> R {
-        let item = lock.withLock { $0.popLast() } ?? make()
-        defer { lock.withLock { if $0.count < 8 { $0.append(item) } } }
-        return try body(item)
+        let box = lock.withLock { $0.popLast() } ?? Box(make())
+        defer { lock.withLock { if $0.count < 8 { $0.append(box) } } }
+        return try body(box.item)
     }
 }

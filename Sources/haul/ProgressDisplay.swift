@@ -7,7 +7,7 @@ struct ProgressDisplay {
     let verb: String
 
     /// Runs `body` while drawing progress when `enabled`.
-    func run<R: Sendable>(enabled: Bool, _ body: @Sendable () async throws -> R) async throws -> R {
+    func run<R: Sendable>(enabled: Bool, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
         guard enabled else { return try await body() }
         let counters = self.counters
         let verb = self.verb
