@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HaulFormat
 import HaulStorage
 
@@ -48,7 +49,7 @@ public struct LeaseManager: Sendable {
             expires: t.addingTimeInterval(lifetime))
         let key = ObjectKey(.leases, ObjectID(Digest256.random()))
         try await store.put(key, try JSONEncoder.haul.encode(lease).asBytes, mode: .createOnly)
-        let others = try await list().filter { $0.key != key && $0.lease.expires > now() }
+        let others = try await list().filter { $0.key != key && isLive($0.lease) }
         if let conflict = others.first(where: { $0.lease.conflicts(with: kind) }) {
             try? await store.delete(key)
             let l = conflict.lease
@@ -58,11 +59,21 @@ public struct LeaseManager: Sendable {
                     + "expires \(HaulDate.format(l.expires)); try again later")
         }
         if kind == .exclusive {
-            for stale in try await list() where stale.key != key && stale.lease.expires <= now() {
+            for stale in try await list() where stale.key != key && !isLive(stale.lease) {
                 try? await store.delete(stale.key)
             }
         }
         return Held(key: key, lease: lease)
+    }
+
+    /// A lease counts until it expires, unless it was taken on this host by a process that no longer exists
+    /// (a killed backup): such a lease is stale at once.
+    public func isLive(_ lease: Lease) -> Bool {
+        guard lease.expires > now() else { return false }
+        if lease.hostname == hostname && lease.pid != ProcessInfo.processInfo.processIdentifier {
+            if kill(lease.pid, 0) != 0 && errno == ESRCH { return false }
+        }
+        return true
     }
 
     public func refresh(_ held: Held) async throws {

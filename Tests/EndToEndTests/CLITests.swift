@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The real `haul` executable: exit codes, JSON output, and SIGKILL in the middle of a backup.
+@Suite(.serialized) struct CLITests {
+    func tempDir(_ label: String) throws -> String {
+        let path = NSTemporaryDirectory() + "haul-e2e-\(label)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    func randomBytes(_ n: Int, seed: UInt64) -> [UInt8] {
+        var x = seed | 1
+        var out = [UInt8](repeating: 0, count: n)
+        for i in 0..<n {
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            out[i] = UInt8(truncatingIfNeeded: x >> 11)
+        }
+        return out
+    }
+
+    @Test func initBackupSnapshotsLsRestoreWithJSON() throws {
+        let dir = try tempDir("basic")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/data"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        try writeFile(src + "/hello.txt", Array("hello\n".utf8))
+        // A non-UTF-8 name must survive the JSON listing without loss.
+        let weird = Array(src.utf8) + [0x2F, 0x66, 0xFF, 0xFE]
+        let cpath = weird.map { CChar(bitPattern: $0) } + [0]
+        let fd = open(cpath, O_CREAT | O_WRONLY, 0o644)
+        #expect(fd >= 0)
+        close(fd)
+
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        let backup = try haul.run(["backup", src, "--json", "--tag", "first"])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: backup.stdout) as? [String: Any]
+        #expect((summary?["snapshot"] as? String)?.count == 64)
+
+        let snaps = try haul.run(["snapshots", "--json"])
+        let list = try JSONSerialization.jsonObject(with: snaps.stdout) as? [[String: Any]]
+        #expect(list?.count == 1)
+
+        let ls = try haul.run(["ls", "latest", "--json"])
+        #expect(ls.status == 0)
+        let entries = try JSONSerialization.jsonObject(with: ls.stdout) as? [[String: Any]] ?? []
+        let b64 = entries.compactMap { ($0["path"] as? [String: String])?["b64"] }
+        #expect(b64.compactMap { Data(base64Encoded: $0) }.contains(Data(Array("data/".utf8) + [0x66, 0xFF, 0xFE])))
+
+        let target = dir + "/out"
+        let restore = try haul.run(["restore", "latest", "--target", target])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: target + "/data/hello.txt") == Data("hello\n".utf8))
+        // A non-empty target is refused without an --overwrite choice.
+        let again = try haul.run(["restore", "latest", "--target", target])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("--overwrite"))
+    }
+
+    @Test func exitCodesForWrongPasswordMissingRepoAndUsage() throws {
+        let dir = try tempDir("codes")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        haul.password = "not the passphrase"
+        let wrong = try haul.run(["snapshots"])
+        #expect(wrong.status == 12)
+        #expect(wrong.stderr.contains("wrong password"))
+        let missing = try HaulProcess(repo: dir + "/nothing").run(["snapshots"])
+        #expect(missing.status == 10)
+        let usage = try HaulProcess(repo: dir + "/repo").run(["forget"])
+        #expect(usage.status == 64)
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to run as another user"))
+    func unreadableFileCompletesWithWarningsExitCode3() throws {
+        let dir = try tempDir("unreadable")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755)
+        let src = dir + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        try writeFile(src + "/ok.txt", Array("fine".utf8))
+        try writeFile(src + "/secret.txt", Array("hidden".utf8))
+        chmod(src + "/secret.txt", 0o000)
+        let repo = dir + "/repo"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        _ = try HaulProcess(repo: repo).run(["init"])
+        for p in [src, src + "/ok.txt", src + "/secret.txt", repo] { chown(p, 65534, 65534) }
+        let chownRepo = Process()
+        chownRepo.executableURL = URL(fileURLWithPath: "/bin/chown")
+        chownRepo.arguments = ["-R", "65534:65534", repo]
+        try chownRepo.run()
+        chownRepo.waitUntilExit()
+        let result = try HaulProcess(repo: repo).run(["backup", src, "--json"], runAs: "nobody")
+        #expect(result.status == 3, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
+        let warnings = json?["warnings"] as? [[String: Any]] ?? []
+        #expect(warnings.contains { ($0["path"] as? String)?.hasSuffix("secret.txt") == true })
+        let snaps = try HaulProcess(repo: repo).run(["snapshots", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: snaps.stdout) as? [Any])?.count == 1)
+    }
+
+    @Test func sigkillDuringBackupLeavesACheckableRepositoryAndTheNextBackupSucceeds() throws {
+        let dir = try tempDir("kill")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        for i in 0..<12 { try writeFile(src + "/f\(i)", randomBytes(6 << 20, seed: UInt64(i + 1))) }
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        for delay in [0.2, 0.6, 1.2, 2.0] {
+            let (p, _, _) = try haul.start(["backup", src, "--quiet"])
+            usleep(useconds_t(delay * 1_000_000))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let check = try haul.run(["check", "--read-data"])
+            #expect(check.status == 0, "check after SIGKILL at \(delay) s: \(check.out) \(check.stderr)")
+        }
+        let final = try haul.run(["backup", src, "--json"])
+        #expect(final.status == 0, "\(final.stderr)")
+        let target = dir + "/out"
+        #expect(try haul.run(["restore", "latest", "--target", target]).status == 0)
+        for i in 0..<12 {
+            #expect(FileManager.default.contents(atPath: target + "/src/f\(i)") == FileManager.default.contents(atPath: src + "/f\(i)"))
+        }
+        #expect(try haul.run(["prune"]).status == 0)
+        #expect(try haul.run(["check", "--read-data"]).status == 0)
+    }
+}
