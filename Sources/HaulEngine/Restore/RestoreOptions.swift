@@ -1,0 +1,72 @@
+import Glibc
+import HaulFormat
+
+/// What a restore does with entries that already exist in the target.
+public enum OverwritePolicy: String, Sendable, Codable, CaseIterable {
+    /// Refuse to start unless the target is missing or empty (the default: a restore never mixes trees by accident).
+    case refuseNonEmptyTarget
+    /// Replace existing entries (an existing directory is reused and gets the stored metadata; an existing
+    /// directory where the snapshot holds something else is left alone with a warning).
+    case always
+    /// Keep existing entries untouched and restore only what is missing (`RestoreSummary.skipped` counts them).
+    case never
+}
+
+/// How a `Restorer` works.
+public struct RestoreOptions: Sendable {
+    /// Restore only paths matching one of these (and the directories leading to them); everything when empty.
+    /// Everything below a matching directory is restored.
+    public var includes: [PathPattern]
+    public var overwrite: OverwritePolicy
+    /// Set owners and groups (`fchownat`); needs root. Defaults to whether the process runs as root.
+    public var restoreOwnership: Bool
+    /// How many files of one directory are written at once.
+    public var fileConcurrency: Int
+
+    public init(
+        includes: [PathPattern] = [],
+        overwrite: OverwritePolicy = .refuseNonEmptyTarget,
+        restoreOwnership: Bool = getuid() == 0,
+        fileConcurrency: Int = 4
+    ) {
+        self.includes = includes
+        self.overwrite = overwrite
+        self.restoreOwnership = restoreOwnership
+        self.fileConcurrency = max(1, fileConcurrency)
+    }
+}
+
+/// What a restore did.
+public struct RestoreSummary: Sendable, Codable, Hashable {
+    /// Regular files written (the first of each hard-link group included).
+    public var files = 0
+    /// Directories created or (with `.always`) updated.
+    public var directories = 0
+    public var symlinks = 0
+    /// Second and later names of hard-linked files (`linkat`).
+    public var hardlinks = 0
+    /// FIFOs and device nodes.
+    public var specialFiles = 0
+    /// File content bytes written (holes excluded).
+    public var bytesWritten: UInt64 = 0
+    /// Existing entries left alone under `OverwritePolicy.never` or because they are directories.
+    public var skipped = 0
+    /// Warnings added to the `WarningLog` by this restore.
+    public var warnings = 0
+
+    public init() {}
+
+    /// Entries this summary counts as restored.
+    var restoredEntries: Int { files + directories + symlinks + hardlinks + specialFiles }
+
+    static func += (a: inout RestoreSummary, b: RestoreSummary) {
+        a.files += b.files
+        a.directories += b.directories
+        a.symlinks += b.symlinks
+        a.hardlinks += b.hardlinks
+        a.specialFiles += b.specialFiles
+        a.bytesWritten += b.bytesWritten
+        a.skipped += b.skipped
+        a.warnings += b.warnings
+    }
+}
