@@ -6,6 +6,12 @@ public struct BlobLocation: Sendable, Hashable {
     public var pack: PackID
     public var salt: [UInt8]
     public var entry: PackEntry
+
+    public init(pack: PackID, salt: [UInt8], entry: PackEntry) {
+        self.pack = pack
+        self.salt = salt
+        self.entry = entry
+    }
 }
 
 /// The in-memory index of every blob in the loaded index files plus the packs written by this process.

@@ -106,20 +106,20 @@ final class DirectoryHandle {
     }
 
     /// The extended attributes of the child (or of this directory when `name` is nil), sorted by name, without
-    /// following a final symlink (`llistxattr(2)`, `lgetxattr(2)`).
+    /// following a final symlink (`haul_llistxattr(2)`, `haul_lgetxattr(2)`).
     func extendedAttributes(_ name: [UInt8]?) throws -> [(name: [UInt8], value: [UInt8])] {
         let target = procPath(name)
         let what = name.map(path) ?? displayPath
         return try Self.withCName(target) { cpath in
             var names = [CChar](repeating: 0, count: 65_536)
-            let size = llistxattr(cpath, &names, names.count)
+            let size = haul_llistxattr(cpath, &names, names.count)
             guard size >= 0 else { throw Self.systemError("list xattrs", what) }
             var result: [(name: [UInt8], value: [UInt8])] = []
             for raw in names.prefix(size).split(separator: 0) {
                 let attrName = raw.map { UInt8(bitPattern: $0) }
                 var value = [UInt8](repeating: 0, count: 65_536)
                 let n = Self.withCName(attrName) { cname in
-                    value.withUnsafeMutableBytes { lgetxattr(cpath, cname, $0.baseAddress, $0.count) }
+                    value.withUnsafeMutableBytes { haul_lgetxattr(cpath, cname, $0.baseAddress, $0.count) }
                 }
                 guard n >= 0 else { throw Self.systemError("get xattr", what) }
                 result.append((attrName, Array(value.prefix(n))))
@@ -128,10 +128,10 @@ final class DirectoryHandle {
         }
     }
 
-    /// Sets one extended attribute on the child without following a final symlink (`lsetxattr(2)`).
+    /// Sets one extended attribute on the child without following a final symlink (`haul_lsetxattr(2)`).
     func setExtendedAttribute(_ name: [UInt8]?, attribute: String, value: [UInt8]) throws {
         let rc = Self.withCName(procPath(name)) { cpath in
-            value.withUnsafeBytes { lsetxattr(cpath, attribute, $0.baseAddress, $0.count, 0) }
+            value.withUnsafeBytes { haul_lsetxattr(cpath, attribute, $0.baseAddress, $0.count, 0) }
         }
         guard rc == 0 else {
             throw Self.systemError("set xattr \(attribute)", name.map(path) ?? displayPath)

@@ -51,15 +51,16 @@ struct ForgetCommand: AsyncParsableCommand {
         var kept: [(StoredSnapshot, [String])] = []
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
             let byID = Dictionary(uniqueKeysWithValues: group.map { ($0.id.hex, $0) })
-            let result = RetentionPolicy.apply(
+            let result = Retention.apply(
                 to: group.map { (id: $0.id.hex, time: $0.snapshot.time, tags: $0.snapshot.tags) }, policy: policy)
             kept += result.keep.compactMap { k in byID[k.id].map { ($0, k.reasons) } }
             removed += result.remove.compactMap { byID[$0] }
         }
         let dryRun = self.dryRun
         let doPrune = self.prune
+        let toRemove = removed
         let pruneReport: PruneReport? = try await global.leases(repository).withLease(.exclusive, purpose: "forget") {
-            if !dryRun { for s in removed { try await repository.deleteSnapshot(s.id) } }
+            if !dryRun { for s in toRemove { try await repository.deleteSnapshot(s.id) } }
             guard doPrune else { return nil }
             return try await Pruner(repository: repository).prune(dryRun: dryRun)
         }

@@ -51,7 +51,8 @@ public struct Archiver: Sendable {
             archiver: self, saver: saver, options: options,
             parentStart: options.parent?.snapshot.startNanos,
             semaphore: AsyncSemaphore(max(1, options.fileConcurrency)))
-        let parentRoot: Tree? = try? await options.parent.map { try await repository.loadTree(try $0.snapshot.treeID()) }
+        var parentRoot: Tree?
+        if let parent = options.parent { parentRoot = try? await repository.loadTree(try parent.snapshot.treeID()) }
 
         var rootNodes: [Node] = []
         var seen = Set<[UInt8]>()
