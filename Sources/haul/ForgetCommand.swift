@@ -3,6 +3,7 @@ import Foundation
 import HaulEngine
 import HaulFormat
 import HaulRepository
+import HaulStorageFS
 
 struct ForgetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -105,7 +106,7 @@ struct PruneCommand: AsyncParsableCommand {
         let report = try await global.leases(repository).withLease(.exclusive, purpose: "prune") {
             try await Pruner(repository: repository).prune(dryRun: dryRun)
         }
-        if let fs = repository.store as? FileSystemStoreCleanup, !dryRun { _ = try? fs.removeStaleTemporaryFiles(olderThan: 3600) }
+        if !dryRun, let fs = repository.store as? FileSystemBlobStore { _ = try? fs.removeStaleTemporaryFiles(olderThan: 3600) }
         if global.json { try printJSON(report) } else { Self.describe(report) }
     }
 
