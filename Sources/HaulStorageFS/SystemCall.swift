@@ -132,7 +132,10 @@ enum SystemCall {
     static func makeDirectory(_ path: String, mode: mode_t) throws(HaulError) -> Bool {
         if Glibc.mkdir(path, mode) == 0 { return true }
         let code = errno
-        if code == EEXIST, let info = try statIfPresent(path), info.st_mode & S_IFMT == S_IFDIR { return false }
+        if code == EEXIST, let info = try statIfPresent(path) {
+            if info.isDirectory { return false }
+            throw HaulError(.io, "\(path) exists but is not a directory; move it out of the way")
+        }
         throw error("mkdir", path, errno: code)
     }
 

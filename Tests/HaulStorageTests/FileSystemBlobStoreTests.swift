@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import HaulFormat
+import HaulStorage
+import HaulStorageFS
+import HaulTesting
+import Testing
+
+@Suite struct FileSystemBlobStoreTests {
+    @Test func conformance() async throws {
+        try await TemporaryDirectory.with { directory in
+            var stores = 0
+            try await BlobStoreConformance.run {
+                stores += 1
+                let root = "\(directory)/store-\(stores)"
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
+                return try FileSystemBlobStore(root: root)
+            }
+        }
+    }
+
+    @Test func layoutFollowsFormatSection1() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root + "/")
+            let pack = testKey(.data, 1, prefix: "ab")
+            try await store.put(pack, testBytes(33))
+            try await store.put(.config, [7], mode: .createOnly)
+            try await store.put(testKey(.leases, 2), [8])
+            #expect(store.path(of: pack) == "\(root)/data/ab/\(pack.name)")
+            #expect(FileManager.default.contents(atPath: "\(root)/data/ab/\(pack.name)") == Data(testBytes(33)))
+            #expect(FileManager.default.contents(atPath: "\(root)/config") == Data([7]))
+            #expect(FileManager.default.fileExists(atPath: "\(root)/leases/\(testKey(.leases, 2).name)"))
+            #expect(try temporaryFiles(under: root).isEmpty)
+        }
+    }
+
+    @Test func strayEntriesAreIgnored() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root)
+            let pack = testKey(.data, 1, prefix: "ab")
+            try await store.put(pack, [1])
+            let manager = FileManager.default
+            try writeFile("\(root)/data/ab/notes.txt", contents: Data([1]))
+            try writeFile("\(root)/data/ab/\(testKey(.data, 2, prefix: "cd").name)", contents: Data([1]))
+            try writeFile("\(root)/data/\(testKey(.data, 3, prefix: "ab").name)", contents: Data([1]))
+            try manager.createDirectory(atPath: "\(root)/data/zz", withIntermediateDirectories: true)
+            try manager.createDirectory(
+                atPath: "\(root)/index/\(testKey(.index, 4).name)", withIntermediateDirectories: true)
+            try writeFile("\(root)/index/README", contents: Data([1]))
+            try writeFile("\(root)/index/\(testKey(.index, 0xabcdef).name.uppercased())", contents: Data([1]))
+            #expect(try await store.list(.data) == [ObjectInfo(key: pack, size: 1)])
+            #expect(try await store.list(.index) == [])
+            #expect(try await store.head(testKey(.index, 4)) == nil)
+        }
+    }
+
+    @Test func crashLeftoversAreNotListedAndArePruned() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root)
+            let index = testKey(.index, 1)
+            let pack = testKey(.data, 2, prefix: "ef")
+            try await store.put(index, [1])
+            try await store.put(pack, [2])
+            let leftovers = ["\(root)/index/.tmp-0123456789abcdef", "\(root)/data/ef/.tmp-1", "\(root)/.tmp-config"]
+            for path in leftovers { try writeFile(path, contents: Data(testBytes(100))) }
+            #expect(try await store.list(.index) == [ObjectInfo(key: index, size: 1)])
+            #expect(try await store.list(.data) == [ObjectInfo(key: pack, size: 1)])
+            #expect(try await store.list(.config) == [])
+
+            #expect(try store.removeStaleTemporaryFiles(olderThan: 3600) == 0)
+            #expect(try store.removeStaleTemporaryFiles(olderThan: 3600, now: Date() + 7200) == 3)
+            #expect(try temporaryFiles(under: root).isEmpty)
+            #expect(try await store.get(index) == [1])
+            #expect(try await store.get(pack) == [2])
+        }
+    }
+
+    @Test func concurrentCreateOnlyPutsHaveOneWinner() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root)
+            for round in 0..<20 {
+                let key = testKey(.keys, round)
+                async let first = caught { try await store.put(key, testBytes(4096, 1), mode: .createOnly) }
+                async let second = caught { try await store.put(key, testBytes(4096, 2), mode: .createOnly) }
+                let failures = await [first, second].compactMap { $0 }
+                #expect(failures.count == 1)
+                #expect(failures.first?.haulCode == .alreadyExists)
+                let stored = try await store.get(key)
+                #expect(stored == testBytes(4096, 1) || stored == testBytes(4096, 2))
+            }
+            #expect(try temporaryFiles(under: root).isEmpty)
+        }
+    }
+
+    @Test func rootMustBeAnExistingDirectory() async throws {
+        try await TemporaryDirectory.with { root in
+            #expect { try FileSystemBlobStore(root: "\(root)/missing") } throws: { error in
+                let error = error as? HaulError
+                return error?.code == .notFound && error?.message.contains("\(root)/missing") == true
+            }
+            try writeFile("\(root)/file", contents: Data())
+            #expect { try FileSystemBlobStore(root: "\(root)/file") } throws: { error in
+                let error = error as? HaulError
+                return error?.code == .invalidArgument && error?.message.contains("\(root)/file") == true
+            }
+        }
+    }
+
+    /// A real full disk: a 1 MiB tmpfs mounted for the test (root only).
+    @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+    func diskFullFailsCleanly() async throws {
+        try await TemporaryDirectory.with { directory in
+            guard mount("tmpfs", directory, "tmpfs", 0, "size=1M,mode=0700") == 0 else {
+                let reason = String(cString: strerror(errno))
+                withKnownIssue("cannot mount a tmpfs here: \(reason)") { throw HaulError(.io, reason) }
+                return
+            }
+            defer { umount2(directory, Int32(MNT_DETACH)) }
+            let store = try FileSystemBlobStore(root: directory)
+            let key = testKey(.data, 1, prefix: "aa")
+            await #expect { try await store.put(key, testBytes(2 << 20)) } throws: { error in
+                let error = error as? HaulError
+                return error?.code == .io && error?.isTransient == false
+                    && error?.message.contains("disk full") == true
+                    && error?.message.contains(store.path(of: key)) == true
+            }
+            #expect(try await store.head(key) == nil)
+            #expect(try await store.list(.data) == [])
+            #expect(try temporaryFiles(under: directory).isEmpty)
+            try await store.put(key, testBytes(1000))
+            #expect(try await store.get(key) == testBytes(1000))
+        }
+    }
+}
+
+/// Every `.tmp-*` file below `root`.
+private func temporaryFiles(under root: String) throws -> [String] {
+    let all = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []
+    return all.filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") }
+}
+
+/// The error `body` throws, or `nil`.
+private func caught(_ body: @Sendable () async throws -> Void) async -> (any Error)? {
+    do {
+        try await body()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// Writes a file outside the store, as a stray entry or a crash leftover.
+private func writeFile(_ path: String, contents: Data) throws {
+    try contents.write(to: URL(fileURLWithPath: path))
+}
