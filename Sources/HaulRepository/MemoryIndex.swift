@@ -43,6 +43,9 @@ public final class MemoryIndex: Sendable {
 
     public init() {}
 
+    /// Forgets everything (before reloading the index files).
+    public func removeAll() { state.withLock { $0 = State() } }
+
     public var blobCount: Int { state.withLock { $0.blobs.count } }
     public var packCount: Int { state.withLock { $0.packs.count } }
 

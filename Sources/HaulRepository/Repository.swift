@@ -110,7 +110,8 @@ public final class Repository: Sendable {
         public var blobs: Int
     }
 
-    /// Reads every index file that no other index file supersedes into `index` (format.md §7).
+    /// Reads every index file that no other index file supersedes into `index` (format.md §7), replacing what the
+    /// in-memory index held.
     @discardableResult
     public func loadIndex() async throws -> IndexLoadReport {
         let infos = try await store.list(.index)
@@ -121,6 +122,7 @@ public final class Repository: Sendable {
         }
         let superseded = Set(files.flatMap { $0.1.supersedes })
         var used: [IndexID] = []
+        index.removeAll()
         for (id, file) in files where !superseded.contains(id) {
             for pack in file.packs { index.add(pack) }
             used.append(id)

@@ -15,7 +15,7 @@ import Testing
     }
 
     func randomBytes(_ n: Int, seed: UInt64) -> [UInt8] {
-        var x = seed | 1
+        var x = (seed &+ 1) &* 0x9E37_79B9_7F4A_7C15 | 1
         var out = [UInt8](repeating: 0, count: n)
         for i in 0..<n {
             x ^= x << 13

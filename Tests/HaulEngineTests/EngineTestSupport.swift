@@ -22,7 +22,7 @@ struct TempDir {
 }
 
 func xorshiftBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var x = seed | 1
+    var x = (seed &+ 1) &* 0x9E37_79B9_7F4A_7C15 | 1
     var out = [UInt8](repeating: 0, count: count)
     for i in 0..<count {
         x ^= x << 13
@@ -57,8 +57,9 @@ func backup(_ repository: Repository, _ paths: [String], parent: StoredSnapshot?
     options.parent = parent
     options.excludes = try excludes.map { try PathPattern($0) }
     let leases = LeaseManager(store: repository.store, hostname: "test")
+    let finalOptions = options
     return try await leases.withLease(.shared, purpose: "backup") {
-        try await Archiver(repository: repository).backup(paths: paths.map { Array($0.utf8) }, options: options)
+        try await Archiver(repository: repository).backup(paths: paths.map { Array($0.utf8) }, options: finalOptions)
     }
 }
 
