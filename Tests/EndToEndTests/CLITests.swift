@@ -114,14 +114,16 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let src = dir + "/src"
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
-        for i in 0..<12 { try writeFile(src + "/f\(i)", randomBytes(6 << 20, seed: UInt64(i + 1))) }
+        for i in 0..<12 { try writeFile(src + "/f\(i)", randomBytes(16 << 20, seed: UInt64(i + 1))) }
         let haul = HaulProcess(repo: dir + "/repo")
         #expect(try haul.run(["init"]).status == 0)
-        for delay in [0.2, 0.6, 1.2, 2.0] {
+        for delay in [0.1, 0.3, 0.5, 0.7] {
             let (p, _, _) = try haul.start(["backup", src, "--quiet"])
             usleep(useconds_t(delay * 1_000_000))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
+            // The kill must land in the middle of the backup, or this test proves nothing.
+            #expect(p.terminationReason == .uncaughtSignal, "the backup finished before the kill at \(delay) s")
             let check = try haul.run(["check", "--read-data"])
             #expect(check.status == 0, "check after SIGKILL at \(delay) s: \(check.out) \(check.stderr)")
         }
