@@ -57,7 +57,9 @@ public struct KDFParameters: Codable, Sendable, Hashable {
     /// 128·r·n ≤ 1 GiB) and malformed ones (`invalidArgument`: n not a power of two ≥ 2, r or p below 1).
     public func validate() throws {
         guard n >= 2, n.nonzeroBitCount == 1, r >= 1, p >= 1 else {
-            throw HaulError(.invalidArgument, "scrypt parameters n=\(n) r=\(r) p=\(p) are malformed (n must be a power of two ≥ 2, r and p ≥ 1)")
+            throw HaulError(
+                .invalidArgument,
+                "scrypt parameters n=\(n) r=\(r) p=\(p) are malformed (n must be a power of two ≥ 2, r and p ≥ 1)")
         }
         guard n <= Self.maxN, r <= Self.maxR, p <= Self.maxP, r <= Self.maxMemory / 128 / n else {
             throw HaulError(
@@ -142,8 +144,12 @@ public struct KeyFile: Codable, Sendable {
 
     /// Checks version, kdf and the lengths of salt and wrapped keys.
     private func checkShape() throws {
-        guard version == 1 else { throw HaulError(.unsupportedVersion, "key file version \(version) is not supported by this Haul") }
-        guard kdf == "scrypt" else { throw HaulError(.unsupportedVersion, "key file uses kdf \(kdf); this Haul knows scrypt") }
+        guard version == 1 else {
+            throw HaulError(.unsupportedVersion, "key file version \(version) is not supported by this Haul")
+        }
+        guard kdf == "scrypt" else {
+            throw HaulError(.unsupportedVersion, "key file uses kdf \(kdf); this Haul knows scrypt")
+        }
         guard let s = Data(base64Encoded: salt), s.count == 32 else {
             throw HaulError(.corrupted, "key file salt is not 32 bytes of base64")
         }
@@ -177,6 +183,8 @@ public struct KeyFile: Codable, Sendable {
         hostname: String, username: String
     ) {
         (self.version, self.kdf, self.n, self.r, self.p) = (version, kdf, n, r, p)
-        (self.salt, self.wrapped, self.created, self.hostname, self.username) = (salt, wrapped, created, hostname, username)
+        (self.salt, self.wrapped, self.created, self.hostname, self.username) = (
+            salt, wrapped, created, hostname, username
+        )
     }
 }

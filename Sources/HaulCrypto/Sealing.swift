@@ -61,7 +61,8 @@ public struct PackSealer: Sendable {
     public static func newSalt() -> [UInt8] { randomBytes(PackLayout.saltLength) }
 
     /// Blob `index` of the pack sealed: `ciphertext ‖ tag(16)` (format.md §6).
-    public func sealBlob(index: UInt64, type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer) throws -> [UInt8] {
+    public func sealBlob(index: UInt64, type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer) throws -> [UInt8]
+    {
         try withUnsafeTemporaryAllocation(byteCount: 45, alignment: 8) { scratch in
             writeNonce(scratch, domain: 0, counter: index)
             Self.writeAAD(UnsafeMutableRawBufferPointer(rebasing: scratch[12..<45]), type: type, id: id)
@@ -138,7 +139,9 @@ public enum ObjectSealer {
     }
 
     /// Seals with a given salt; only for known-answer tests. Real objects always take a fresh CSPRNG salt.
-    static func seal(kind: SealedKind, plaintext: [UInt8], compression: BlobCompression, keys: MasterKeys, salt: [UInt8])
+    static func seal(
+        kind: SealedKind, plaintext: [UInt8], compression: BlobCompression, keys: MasterKeys, salt: [UInt8]
+    )
         throws -> [UInt8]
     {
         let header = SealedEnvelope.header(kind: kind, compression: compression, salt: salt)

@@ -11,8 +11,12 @@ public struct ByteWriter: Sendable {
     public mutating func u16(_ v: UInt16) { fixed(UInt64(v), 2) }
     public mutating func u32(_ v: UInt32) { fixed(UInt64(v), 4) }
     public mutating func u64(_ v: UInt64) { fixed(v, 8) }
-    public mutating func u32BE(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
-    public mutating func u64BE(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+    public mutating func u32BE(_ v: UInt32) {
+        for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) }
+    }
+    public mutating func u64BE(_ v: UInt64) {
+        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
+    }
 
     private mutating func fixed(_ v: UInt64, _ n: Int) {
         for i in 0..<n { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) }
@@ -103,7 +107,9 @@ public struct ByteReader {
     /// A uvarint that must fit an `Int` no larger than `limit`.
     public mutating func count(limit: Int) throws -> Int {
         let v = try uvarint()
-        guard v <= UInt64(limit) else { throw HaulError(.corrupted, "\(what) declares \(v) items, above the limit \(limit)") }
+        guard v <= UInt64(limit) else {
+            throw HaulError(.corrupted, "\(what) declares \(v) items, above the limit \(limit)")
+        }
         return Int(v)
     }
 

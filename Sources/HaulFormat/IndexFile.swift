@@ -88,12 +88,17 @@ public struct IndexFile: Sendable, Hashable {
                 throw HaulError(.corrupted, "\(what) holds an unknown blob type or compression")
             }
             let ordinal = Int(try r.u32())
-            guard ordinal < packs.count else { throw HaulError(.corrupted, "\(what) refers to pack #\(ordinal) of \(packs.count)") }
+            guard ordinal < packs.count else {
+                throw HaulError(.corrupted, "\(what) refers to pack #\(ordinal) of \(packs.count)")
+            }
             packs[ordinal].entries.append(
-                PackEntry(id: id, type: type, compression: comp, offset: try r.u32(), storedLength: try r.u32(), rawLength: try r.u32()))
+                PackEntry(
+                    id: id, type: type, compression: comp, offset: try r.u32(), storedLength: try r.u32(),
+                    rawLength: try r.u32()))
         }
         for (i, p) in packs.enumerated() where p.entries.count != declared[i] {
-            throw HaulError(.corrupted, "\(what) lists \(p.entries.count) blobs for pack \(p.id) but declared \(declared[i])")
+            throw HaulError(
+                .corrupted, "\(what) lists \(p.entries.count) blobs for pack \(p.id) but declared \(declared[i])")
         }
         for i in packs.indices { packs[i].entries.sort { $0.offset < $1.offset } }
         self.packs = packs

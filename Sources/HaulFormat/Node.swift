@@ -28,7 +28,9 @@ public struct Node: Sendable, Hashable {
         }
         /// Nanoseconds since the epoch.
         public var totalNanoseconds: Int64 { seconds &* 1_000_000_000 &+ Int64(nanoseconds) }
-        public static func < (a: Timestamp, b: Timestamp) -> Bool { (a.seconds, a.nanoseconds) < (b.seconds, b.nanoseconds) }
+        public static func < (a: Timestamp, b: Timestamp) -> Bool {
+            (a.seconds, a.nanoseconds) < (b.seconds, b.nanoseconds)
+        }
     }
 
     public struct ExtendedAttribute: Sendable, Hashable {

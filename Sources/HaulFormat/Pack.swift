@@ -22,7 +22,9 @@ public enum PackLayout {
         }
         let b = Array(bytes.prefix(preambleLength))
         guard b[8] == version else { throw HaulError(.unsupportedVersion, "\(what) has pack version \(b[8])") }
-        guard let type = BlobType(rawValue: b[9]) else { throw HaulError(.corrupted, "\(what) has an unknown blob type") }
+        guard let type = BlobType(rawValue: b[9]) else {
+            throw HaulError(.corrupted, "\(what) has an unknown blob type")
+        }
         return (type, Array(b[12..<44]))
     }
 }
@@ -39,7 +41,10 @@ public struct PackEntry: Sendable, Hashable {
     /// Plaintext length before compression.
     public var rawLength: UInt32
 
-    public init(id: BlobID, type: BlobType, compression: BlobCompression, offset: UInt32, storedLength: UInt32, rawLength: UInt32) {
+    public init(
+        id: BlobID, type: BlobType, compression: BlobCompression, offset: UInt32, storedLength: UInt32,
+        rawLength: UInt32
+    ) {
         self.id = id
         self.type = type
         self.compression = compression
@@ -82,7 +87,9 @@ public struct PackHeader: Sendable, Hashable {
                 throw HaulError(.corrupted, "\(what) header holds an unknown blob type or compression")
             }
             entries.append(
-                PackEntry(id: id, type: type, compression: comp, offset: try r.u32(), storedLength: try r.u32(), rawLength: try r.u32()))
+                PackEntry(
+                    id: id, type: type, compression: comp, offset: try r.u32(), storedLength: try r.u32(),
+                    rawLength: try r.u32()))
         }
         self.entries = entries
     }

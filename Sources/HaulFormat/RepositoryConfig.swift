@@ -16,8 +16,11 @@ public struct ChunkerClass: Codable, Sendable, Hashable {
 
     /// Checks the invariants a chunker relies on.
     public func validate() throws {
-        guard min >= 64, min < avg, avg < max, avg.nonzeroBitCount == 1, max <= 64 << 20, avg.trailingZeroBitCount >= 8 else {
-            throw HaulError(.invalidArgument, "chunker class \(self) is invalid: need 64 ≤ min < avg < max ≤ 64 MiB, avg a power of two")
+        guard min >= 64, min < avg, avg < max, avg.nonzeroBitCount == 1, max <= 64 << 20, avg.trailingZeroBitCount >= 8
+        else {
+            throw HaulError(
+                .invalidArgument,
+                "chunker class \(self) is invalid: need 64 ≤ min < avg < max ≤ 64 MiB, avg a power of two")
         }
     }
 }
@@ -60,12 +63,16 @@ public struct RepositoryConfig: Codable, Sendable, Hashable {
     }
 
     public func validate() throws {
-        guard version == 1 else { throw HaulError(.unsupportedVersion, "repository config version \(version) is not supported by this Haul") }
+        guard version == 1 else {
+            throw HaulError(.unsupportedVersion, "repository config version \(version) is not supported by this Haul")
+        }
         guard !chunker.isEmpty, chunker.contains(where: { $0.minFileSize == 0 }) else {
             throw HaulError(.corrupted, "repository config has no chunker class for small files")
         }
         for c in chunker { try c.validate() }
-        guard packSize >= 1 << 20, packSize <= 1 << 30 else { throw HaulError(.corrupted, "repository config has pack size \(packSize)") }
+        guard packSize >= 1 << 20, packSize <= 1 << 30 else {
+            throw HaulError(.corrupted, "repository config has pack size \(packSize)")
+        }
         guard compression.algorithm == "zstd" || compression.algorithm == "none" else {
             throw HaulError(.unsupportedVersion, "repository config names compression \(compression.algorithm)")
         }

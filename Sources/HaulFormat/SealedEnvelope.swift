@@ -24,13 +24,17 @@ public enum SealedEnvelope {
     }
 
     /// Parses and checks the header, returning compression and salt.
-    public static func parse(_ bytes: [UInt8], expecting kind: SealedKind, what: String) throws -> (BlobCompression, [UInt8]) {
+    public static func parse(_ bytes: [UInt8], expecting kind: SealedKind, what: String) throws -> (
+        BlobCompression, [UInt8]
+    ) {
         guard bytes.count >= headerLength + 16, Array(bytes[0..<8]) == magic else {
             throw HaulError(.corrupted, "\(what) is not a sealed Haul object")
         }
         guard bytes[8] == 1 else { throw HaulError(.unsupportedVersion, "\(what) has envelope version \(bytes[8])") }
         guard bytes[9] == kind.rawValue else { throw HaulError(.corrupted, "\(what) is not a \(kind.name) object") }
-        guard let comp = BlobCompression(rawValue: bytes[10]) else { throw HaulError(.corrupted, "\(what) has unknown compression") }
+        guard let comp = BlobCompression(rawValue: bytes[10]) else {
+            throw HaulError(.corrupted, "\(what) has unknown compression")
+        }
         return (comp, Array(bytes[12..<44]))
     }
 }

@@ -52,7 +52,9 @@ public struct Snapshot: Codable, Sendable, Hashable {
 
     /// The root tree; throws `corrupted` if the stored id is malformed.
     public func treeID() throws -> BlobID {
-        guard let id = BlobID(hex: tree) else { throw HaulError(.corrupted, "snapshot names a malformed tree id \(tree)") }
+        guard let id = BlobID(hex: tree) else {
+            throw HaulError(.corrupted, "snapshot names a malformed tree id \(tree)")
+        }
         return id
     }
 }

@@ -44,17 +44,23 @@ public actor BlobSaver {
         let id = plaintext.withUnsafeBytes { repository.blobID(of: $0) }
         if dedupeAgainstIndex && repository.index.contains(id) { return id }
         let (compression, compressed) = try plaintext.withUnsafeBytes { try repository.compress($0) }
-        try await add(id: id, type: type, compression: compression, rawLength: plaintext.count, payload: compressed ?? plaintext)
+        try await add(
+            id: id, type: type, compression: compression, rawLength: plaintext.count, payload: compressed ?? plaintext)
         return id
     }
 
     /// Adds a prepared blob; a duplicate is dropped. Returns true if the blob was new.
     @discardableResult
-    public func add(id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8]) async throws -> Bool {
+    public func add(id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8])
+        async throws -> Bool
+    {
         if isKnown(id) { return false }
-        var writer = writers.removeValue(forKey: type)
+        var writer =
+            writers.removeValue(forKey: type)
             ?? PackWriter(type: type, keys: repository.keys, capacity: repository.config.packSize + (1 << 20))
-        try payload.withUnsafeBytes { try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0) }
+        try payload.withUnsafeBytes {
+            try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
+        }
         pending.insert(id)
         statistics.blobsNew[type, default: 0] += 1
         statistics.bytesRaw += UInt64(rawLength)

@@ -12,7 +12,8 @@ public struct LeaseManager: Sendable {
     public let hostname: String
 
     public init(
-        store: any BlobStore, hostname: String, lifetime: TimeInterval = 30 * 60, refreshInterval: TimeInterval = 5 * 60,
+        store: any BlobStore, hostname: String, lifetime: TimeInterval = 30 * 60,
+        refreshInterval: TimeInterval = 5 * 60,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -34,7 +35,8 @@ public struct LeaseManager: Sendable {
         for info in try await store.list(.leases) {
             guard let bytes = try? await store.get(info.key) else { continue }  // removed meanwhile
             guard let lease = try? JSONDecoder.haul.decode(Lease.self, from: Data(bytes)) else {
-                throw HaulError(.corrupted, "lease \(info.key.name) cannot be parsed; remove it if no Haul process runs")
+                throw HaulError(
+                    .corrupted, "lease \(info.key.name) cannot be parsed; remove it if no Haul process runs")
             }
             out.append((info.key, lease))
         }
@@ -45,7 +47,8 @@ public struct LeaseManager: Sendable {
     public func acquire(_ kind: Lease.Kind, purpose: String) async throws -> Held {
         let t = now()
         let lease = Lease(
-            kind: kind, hostname: hostname, pid: ProcessInfo.processInfo.processIdentifier, purpose: purpose, created: t,
+            kind: kind, hostname: hostname, pid: ProcessInfo.processInfo.processIdentifier, purpose: purpose,
+            created: t,
             expires: t.addingTimeInterval(lifetime))
         let key = ObjectKey(.leases, ObjectID(Digest256.random()))
         try await store.put(key, try JSONEncoder.haul.encode(lease).asBytes, mode: .createOnly)

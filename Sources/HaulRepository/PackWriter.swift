@@ -26,13 +26,15 @@ struct PackWriter {
     var size: Int { bytes.count }
 
     /// Seals `payload` (already compressed if `compression == .zstd`) and appends it.
-    mutating func add(id: BlobID, compression: BlobCompression, rawLength: Int, payload: UnsafeRawBufferPointer) throws {
+    mutating func add(id: BlobID, compression: BlobCompression, rawLength: Int, payload: UnsafeRawBufferPointer) throws
+    {
         let offset = UInt64(bytes.count)
         let sealed = try sealer.sealBlob(index: offset, type: type, id: id, plaintext: payload)
         bytes.append(contentsOf: sealed)
         entries.append(
             PackEntry(
-                id: id, type: type, compression: compression, offset: UInt32(offset), storedLength: UInt32(sealed.count),
+                id: id, type: type, compression: compression, offset: UInt32(offset),
+                storedLength: UInt32(sealed.count),
                 rawLength: UInt32(rawLength)))
     }
 

@@ -65,7 +65,8 @@ public final class Repository: Sendable {
     /// - Throws: `repositoryNotFound` when the location holds no config, `wrongPassword` when no key file opens.
     public static func open(store: any BlobStore, passphrase: [UInt8]) async throws -> Repository {
         guard try await store.head(.config) != nil else {
-            throw HaulError(.repositoryNotFound, "no Haul repository here (no config object); create one with `haul init`")
+            throw HaulError(
+                .repositoryNotFound, "no Haul repository here (no config object); create one with `haul init`")
         }
         let keyInfos = try await store.list(.keys)
         guard !keyInfos.isEmpty else { throw HaulError(.corrupted, "the repository has no key files (keys/ is empty)") }
@@ -95,7 +96,8 @@ public final class Repository: Sendable {
         }
         try config.validate()
         guard config.id == keys.repositoryID.hex else {
-            throw HaulError(.corrupted, "the config belongs to repository \(config.id), the key to \(keys.repositoryID.hex)")
+            throw HaulError(
+                .corrupted, "the config belongs to repository \(config.id), the key to \(keys.repositoryID.hex)")
         }
         return Repository(store: store, config: config, keys: keys)
     }
@@ -128,7 +130,8 @@ public final class Repository: Sendable {
             used.append(id)
         }
         loadedIndexFiles.withLock { $0 = used }
-        return IndexLoadReport(files: used.count, superseded: files.count - used.count, packs: index.packCount, blobs: index.blobCount)
+        return IndexLoadReport(
+            files: used.count, superseded: files.count - used.count, packs: index.packCount, blobs: index.blobCount)
     }
 
     /// The index files `loadIndex` used.
@@ -158,14 +161,18 @@ public final class Repository: Sendable {
             let rawLength = Int(try r.u32())
             guard rawLength <= 1 << 30 else { throw HaulError(.corrupted, "\(what) claims \(rawLength) bytes") }
             return try decompressors.with { d in
-                try plain.withUnsafeBytes { try d.decompress(UnsafeRawBufferPointer(rebasing: $0[4...]), rawLength: rawLength) }
+                try plain.withUnsafeBytes {
+                    try d.decompress(UnsafeRawBufferPointer(rebasing: $0[4...]), rawLength: rawLength)
+                }
             }
         }
     }
 
     /// Seals, names by SHA-256 and stores; zstd-compressed with a u32 length prefix when that helps.
     func writeSealed(_ plain: [UInt8], kind: SealedKind, objectKind: ObjectKind) async throws -> ObjectID {
-        let compressed = try compressors.with { c in try plain.withUnsafeBytes { try Compression.compressIfUseful($0, with: c) } }
+        let compressed = try compressors.with { c in
+            try plain.withUnsafeBytes { try Compression.compressIfUseful($0, with: c) }
+        }
         let sealed: [UInt8]
         if compressed.0 == .zstd, let payload = compressed.1 {
             var w = ByteWriter(capacity: payload.count + 4)
@@ -183,7 +190,8 @@ public final class Repository: Sendable {
     func verifyName(_ bytes: [UInt8], _ id: ObjectID, what: String) throws {
         let actual = bytes.withUnsafeBytes { Hashing.sha256($0) }
         guard actual == id.digest else {
-            throw HaulError(.corrupted, "\(what) does not match its name (SHA-256 is \(actual.hex)): the stored bytes are damaged")
+            throw HaulError(
+                .corrupted, "\(what) does not match its name (SHA-256 is \(actual.hex)): the stored bytes are damaged")
         }
     }
 
@@ -214,7 +222,8 @@ public final class Repository: Sendable {
                 try sealer.openBlob(index: UInt64(loc.entry.offset), type: loc.entry.type, id: loc.entry.id, sealed: $0)
             }
         } catch {
-            throw HaulError(.corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) fails authentication", cause: error)
+            throw HaulError(
+                .corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) fails authentication", cause: error)
         }
         let plain: [UInt8]
         switch loc.entry.compression {
@@ -236,7 +245,9 @@ public final class Repository: Sendable {
     }
 
     /// Reads a whole pack, checks its name and parses its preamble and header (format.md §6).
-    public func readPack(_ id: PackID) async throws -> (bytes: [UInt8], type: BlobType, salt: [UInt8], entries: [PackEntry]) {
+    public func readPack(_ id: PackID) async throws -> (
+        bytes: [UInt8], type: BlobType, salt: [UInt8], entries: [PackEntry]
+    ) {
         let bytes = try await store.get(ObjectKey(.data, id))
         try verifyName(bytes, id, what: "pack \(id.hex)")
         let (type, salt, entries) = try parsePack(bytes, what: "pack \(id.hex)")
@@ -249,7 +260,8 @@ public final class Repository: Sendable {
         guard bytes.count >= PackLayout.preambleLength + 4 else { throw HaulError(.corrupted, "\(what) is truncated") }
         var r = ByteReader(Array(bytes[(bytes.count - 4)...]), what: what)
         let headerLength = Int(try r.u32())
-        guard headerLength >= PackLayout.tagLength + 4, headerLength <= bytes.count - 4 - PackLayout.preambleLength else {
+        guard headerLength >= PackLayout.tagLength + 4, headerLength <= bytes.count - 4 - PackLayout.preambleLength
+        else {
             throw HaulError(.corrupted, "\(what) has an impossible header length \(headerLength)")
         }
         let sealedHeader = Array(bytes[(bytes.count - 4 - headerLength)..<(bytes.count - 4)])

@@ -26,10 +26,13 @@ public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
     /// Checks the name: config has none; every other kind takes 64 lowercase hex digits.
     public init(_ kind: ObjectKind, _ name: String) throws {
         if kind == .config {
-            guard name.isEmpty else { throw HaulError(.invalidArgument, "the config object has no name, got \"\(name)\"") }
+            guard name.isEmpty else {
+                throw HaulError(.invalidArgument, "the config object has no name, got \"\(name)\"")
+            }
         } else {
             guard ObjectID(hex: name) != nil else {
-                throw HaulError(.invalidArgument, "object name \"\(name)\" in \(kind.rawValue)/ is not 64 lowercase hex digits")
+                throw HaulError(
+                    .invalidArgument, "object name \"\(name)\" in \(kind.rawValue)/ is not 64 lowercase hex digits")
             }
         }
         self.kind = kind

@@ -156,7 +156,8 @@ public struct FileSystemBlobStore: BlobStore {
             } catch {
                 Glibc.unlink(temporary)
                 if mode == .createOnly, error.haulCode == .alreadyExists {
-                    throw HaulError(.alreadyExists, "object \(key.path) already exists in \(root); it is never rewritten")
+                    throw HaulError(
+                        .alreadyExists, "object \(key.path) already exists in \(root); it is never rewritten")
                 }
                 throw error
             }

@@ -87,10 +87,16 @@ struct BackupCommand: AsyncParsableCommand {
                     warnings: result.warnings.map { Warning(path: LosslessBytes($0.path), message: $0.message) }))
         } else if !global.quiet {
             let secs = Double(result.snapshot.endNanos - result.snapshot.startNanos) / 1e9
-            print("Files: \(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnchanged) unchanged; \(s.directories) directories")
-            print("Data: \(formatBytes(s.bytes)) scanned, \(formatBytes(s.bytesRead)) read, \(formatBytes(s.bytesAdded)) new, \(formatBytes(s.bytesStored)) stored")
+            print(
+                "Files: \(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnchanged) unchanged; \(s.directories) directories"
+            )
+            print(
+                "Data: \(formatBytes(s.bytes)) scanned, \(formatBytes(s.bytesRead)) read, \(formatBytes(s.bytesAdded)) new, \(formatBytes(s.bytesStored)) stored"
+            )
             print(String(format: "snapshot %@ saved in %.2f s", String(result.snapshotID.hex.prefix(16)), secs))
-            if !result.warnings.isEmpty { print("\(result.warnings.count) warnings: the snapshot is incomplete for those paths") }
+            if !result.warnings.isEmpty {
+                print("\(result.warnings.count) warnings: the snapshot is incomplete for those paths")
+            }
         }
         if !result.warnings.isEmpty { throw ExitCode(ExitStatus.warnings) }
     }

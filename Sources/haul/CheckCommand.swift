@@ -27,17 +27,22 @@ struct CheckCommand: AsyncParsableCommand {
         let checker = Checker(repository: repository, progress: counters)
         let readData = self.readData
         let report = try await global.leases(repository).withLease(.shared, purpose: "check") {
-            try await ProgressDisplay(counters: counters, verb: "checked").run(enabled: global.showProgress && readData) {
+            try await ProgressDisplay(counters: counters, verb: "checked").run(enabled: global.showProgress && readData)
+            {
                 try await checker.check(readData: readData)
             }
         }
         if global.json {
             try printJSON(report)
         } else {
-            print("\(report.indexFiles) index files, \(report.packs) packs, \(report.blobs) blobs, \(report.snapshots) snapshots, \(report.trees) trees")
+            print(
+                "\(report.indexFiles) index files, \(report.packs) packs, \(report.blobs) blobs, \(report.snapshots) snapshots, \(report.trees) trees"
+            )
             if readData { print("read \(report.packsRead) packs, \(formatBytes(report.bytesRead))") }
             if !report.unreferencedPacks.isEmpty {
-                print("\(report.unreferencedPacks.count) packs are not in any index (left by an interrupted backup; `haul prune` removes them)")
+                print(
+                    "\(report.unreferencedPacks.count) packs are not in any index (left by an interrupted backup; `haul prune` removes them)"
+                )
             }
             for p in report.problems { print("error: \(p.message)") }
             if !report.affectedFiles.isEmpty {

@@ -77,10 +77,19 @@ struct ForgetCommand: AsyncParsableCommand {
                 let prune: PruneReport?
             }
             try printJSON(
-                Out(dryRun: dryRun, keep: kept.map { Kept(id: $0.0.id.hex, reasons: $0.1) }, remove: removed.map(\.id.hex), prune: pruneReport))
+                Out(
+                    dryRun: dryRun, keep: kept.map { Kept(id: $0.0.id.hex, reasons: $0.1) },
+                    remove: removed.map(\.id.hex), prune: pruneReport))
         } else {
-            for (s, reasons) in kept { print("keep   \(s.id.hex.prefix(16)) \(HaulDate.format(s.snapshot.time)) (\(reasons.joined(separator: ", ")))") }
-            for s in removed { print("\(dryRun ? "would remove" : "remove") \(s.id.hex.prefix(16)) \(HaulDate.format(s.snapshot.time))") }
+            for (s, reasons) in kept {
+                print(
+                    "keep   \(s.id.hex.prefix(16)) \(HaulDate.format(s.snapshot.time)) (\(reasons.joined(separator: ", ")))"
+                )
+            }
+            for s in removed {
+                print(
+                    "\(dryRun ? "would remove" : "remove") \(s.id.hex.prefix(16)) \(HaulDate.format(s.snapshot.time))")
+            }
             if let r = pruneReport { PruneCommand.describe(r) }
         }
     }
@@ -106,13 +115,16 @@ struct PruneCommand: AsyncParsableCommand {
         let report = try await global.leases(repository).withLease(.exclusive, purpose: "prune") {
             try await Pruner(repository: repository).prune(dryRun: dryRun)
         }
-        if !dryRun, let fs = repository.store as? FileSystemBlobStore { _ = try? fs.removeStaleTemporaryFiles(olderThan: 3600) }
+        if !dryRun, let fs = repository.store as? FileSystemBlobStore {
+            _ = try? fs.removeStaleTemporaryFiles(olderThan: 3600)
+        }
         if global.json { try printJSON(report) } else { Self.describe(report) }
     }
 
     static func describe(_ r: PruneReport) {
         print(
             "\(r.dryRun ? "would delete" : "deleted") \(r.packsDeleted + r.unreferencedPacksDeleted) packs, "
-                + "repacked \(r.packsRepacked) into \(r.packsWritten), kept \(r.packsKept); freed \(formatBytes(r.bytesFreed))")
+                + "repacked \(r.packsRepacked) into \(r.packsWritten), kept \(r.packsKept); freed \(formatBytes(r.bytesFreed))"
+        )
     }
 }

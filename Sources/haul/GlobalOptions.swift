@@ -12,7 +12,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Repository directory (default: $HAUL_REPO).")
     var repo: String?
 
-    @Option(name: .long, help: "Read the passphrase from the first line of FILE (default: $HAUL_PASSWORD, or a prompt).")
+    @Option(
+        name: .long, help: "Read the passphrase from the first line of FILE (default: $HAUL_PASSWORD, or a prompt).")
     var passwordFile: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
@@ -35,7 +36,8 @@ struct GlobalOptions: ParsableArguments {
         } else {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-                throw HaulError(.repositoryNotFound, "repository \(path) does not exist; create it with `haul init --repo \(path)`")
+                throw HaulError(
+                    .repositoryNotFound, "repository \(path) does not exist; create it with `haul init --repo \(path)`")
             }
         }
         return try FileSystemBlobStore(root: path)
@@ -58,21 +60,28 @@ struct GlobalOptions: ParsableArguments {
             return Array(env.utf8)
         }
         guard isatty(0) == 1 else {
-            throw HaulError(.invalidArgument, "no passphrase: set HAUL_PASSWORD, pass --password-file FILE, or run on a terminal")
+            throw HaulError(
+                .invalidArgument, "no passphrase: set HAUL_PASSWORD, pass --password-file FILE, or run on a terminal")
         }
         if confirm {
             FileHandle.standardError.write(
-                Data("Choose a passphrase. Keep it safe: a lost passphrase means the backups cannot be read by anyone.\n".utf8))
+                Data(
+                    "Choose a passphrase. Keep it safe: a lost passphrase means the backups cannot be read by anyone.\n"
+                        .utf8))
         }
         let first = try prompt("Passphrase: ")
         if confirm {
-            guard try prompt("Repeat passphrase: ") == first else { throw HaulError(.invalidArgument, "the passphrases differ") }
+            guard try prompt("Repeat passphrase: ") == first else {
+                throw HaulError(.invalidArgument, "the passphrases differ")
+            }
         }
         return first
     }
 
     private func prompt(_ text: String) throws -> [UInt8] {
-        guard let p = getpass(text) else { throw HaulError(.invalidArgument, "cannot read a passphrase from the terminal") }
+        guard let p = getpass(text) else {
+            throw HaulError(.invalidArgument, "cannot read a passphrase from the terminal")
+        }
         let bytes = Array(String(cString: p).utf8)
         guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "empty passphrase") }
         return bytes

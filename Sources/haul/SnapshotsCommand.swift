@@ -67,7 +67,9 @@ struct LsCommand: AsyncParsableCommand {
         var entries: [Entry] = []
         let json = global.json
         let long = self.long
-        try await TreeWalker(source: repository).walk(root: try snap.snapshot.treeID(), prefix: argumentBytes(path ?? "")) {
+        try await TreeWalker(source: repository).walk(
+            root: try snap.snapshot.treeID(), prefix: argumentBytes(path ?? "")
+        ) {
             p, node in
             let type: String =
                 switch node.kind {
@@ -82,8 +84,10 @@ struct LsCommand: AsyncParsableCommand {
             if json {
                 entries.append(
                     Entry(
-                        path: LosslessBytes(p), type: type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size,
-                        mtime: HaulDate.format(mtime), linkTarget: node.kind == .symlink ? LosslessBytes(node.linkTarget) : nil))
+                        path: LosslessBytes(p), type: type, mode: node.mode, uid: node.uid, gid: node.gid,
+                        size: node.size,
+                        mtime: HaulDate.format(mtime),
+                        linkTarget: node.kind == .symlink ? LosslessBytes(node.linkTarget) : nil))
             } else if long {
                 let link = node.kind == .symlink ? " -> " + String(decoding: node.linkTarget, as: UTF8.self) : ""
                 print(

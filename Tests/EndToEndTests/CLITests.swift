@@ -132,7 +132,9 @@ import Testing
         let target = dir + "/out"
         #expect(try haul.run(["restore", "latest", "--target", target]).status == 0)
         for i in 0..<12 {
-            #expect(FileManager.default.contents(atPath: target + "/src/f\(i)") == FileManager.default.contents(atPath: src + "/f\(i)"))
+            #expect(
+                FileManager.default.contents(atPath: target + "/src/f\(i)")
+                    == FileManager.default.contents(atPath: src + "/f\(i)"))
         }
         #expect(try haul.run(["prune"]).status == 0)
         #expect(try haul.run(["check", "--read-data"]).status == 0)

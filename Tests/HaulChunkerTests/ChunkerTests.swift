@@ -86,13 +86,16 @@ struct ChunkerFixture: Codable {
     static func makeFixture() -> ChunkerFixture {
         let cases = [TestInput.small, TestInput.defaults].map { p in
             ChunkerFixture.Case(
-                min: p.min, avg: p.avg, max: p.max, cuts: cutOffsets(input, Chunker(parameters: p, gear: TestInput.gear)))
+                min: p.min, avg: p.avg, max: p.max,
+                cuts: cutOffsets(input, Chunker(parameters: p, gear: TestInput.gear)))
         }
         return ChunkerFixture(
-            input: "xorshift64 (x ^= x << 13; x ^= x >> 7; x ^= x << 17) from seed; each step emits x as 8 bytes little-endian",
+            input:
+                "xorshift64 (x ^= x << 13; x ^= x >> 7; x ^= x << 17) from seed; each step emits x as 8 bytes little-endian",
             seed: TestInput.hex(TestInput.seed), length: TestInput.length,
             firstBytes: input.prefix(16).map { String(format: "%02x", $0) }.joined(),
-            gear: "gear[i] = splitmix64 finalizer of (i + 1) * 0x9e3779b97f4a7c15: z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27; z *= 0x94d049bb133111eb; z ^= z >> 31",
+            gear:
+                "gear[i] = splitmix64 finalizer of (i + 1) * 0x9e3779b97f4a7c15: z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27; z *= 0x94d049bb133111eb; z ^= z >> 31",
             gearFirst: TestInput.gear.values.prefix(4).map(TestInput.hex), cases: cases)
     }
 

@@ -40,7 +40,9 @@ private let text: [UInt8] = Array(
     }
 
     @Test func compressibleDataIsCompressed() throws {
-        let (kind, out) = try text.withUnsafeBytes { try Compression.compressIfUseful($0, with: ZstdCompressor(level: 3)) }
+        let (kind, out) = try text.withUnsafeBytes {
+            try Compression.compressIfUseful($0, with: ZstdCompressor(level: 3))
+        }
         #expect(kind == .zstd)
         let packed = try #require(out)
         #expect(try packed.withUnsafeBytes { try ZstdDecompressor().decompress($0, rawLength: text.count) } == text)

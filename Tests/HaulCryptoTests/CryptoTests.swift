@@ -8,7 +8,9 @@ func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "
 
 func unhex(_ s: String) -> [UInt8] {
     let u = Array(s.utf8)
-    return stride(from: 0, to: u.count, by: 2).map { UInt8(String(decoding: u[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+    return stride(from: 0, to: u.count, by: 2).map {
+        UInt8(String(decoding: u[$0..<$0 + 2], as: UTF8.self), radix: 16)!
+    }
 }
 
 func hex64(_ v: UInt64) -> String {
@@ -126,8 +128,9 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
 
     @Test func sha256() {
         let abc = Array("abc".utf8)
-        #expect(abc.withUnsafeBytes { Hashing.sha256($0) }.hex
-            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            abc.withUnsafeBytes { Hashing.sha256($0) }.hex
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
 
@@ -174,7 +177,8 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
         #expect(opened == plain)
         // Another pack (new salt) holds the same blob under another key.
         let other = PackSealer(keys: keys, salt: PackSealer.newSalt())
-        #expect(try plain.withUnsafeBytes { try other.sealBlob(index: 3, type: .tree, id: id, plaintext: $0) } != sealed)
+        #expect(
+            try plain.withUnsafeBytes { try other.sealBlob(index: 3, type: .tree, id: id, plaintext: $0) } != sealed)
     }
 
     @Test func tamperingIsDetected() throws {
@@ -183,7 +187,9 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
         let plain = sample(1000)
         let id = plain.withUnsafeBytes { keys.blobID(of: $0) }
         let sealed = try plain.withUnsafeBytes { try sealer.sealBlob(index: 9, type: .data, id: id, plaintext: $0) }
-        func open(_ bytes: [UInt8], index: UInt64 = 9, type: BlobType = .data, id: BlobID = id, with s: PackSealer? = nil)
+        func open(
+            _ bytes: [UInt8], index: UInt64 = 9, type: BlobType = .data, id: BlobID = id, with s: PackSealer? = nil
+        )
             throws -> [UInt8]
         {
             try bytes.withUnsafeBytes { try (s ?? sealer).openBlob(index: index, type: type, id: id, sealed: $0) }
@@ -201,8 +207,12 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
         #expect { try open(sealed, id: otherID) } throws: { isAuthFailure($0) }
         #expect { try open(sealed, type: .tree) } throws: { isAuthFailure($0) }
         #expect { try open(sealed, index: 8) } throws: { isAuthFailure($0) }
-        #expect { try open(sealed, with: PackSealer(keys: keys, salt: PackSealer.newSalt())) } throws: { isAuthFailure($0) }
-        #expect { try open(sealed, with: PackSealer(keys: MasterKeys.generate(), salt: salt)) } throws: { isAuthFailure($0) }
+        #expect { try open(sealed, with: PackSealer(keys: keys, salt: PackSealer.newSalt())) } throws: {
+            isAuthFailure($0)
+        }
+        #expect { try open(sealed, with: PackSealer(keys: MasterKeys.generate(), salt: salt)) } throws: {
+            isAuthFailure($0)
+        }
         #expect { try open(Array(sealed.prefix(15))) } throws: { isAuthFailure($0) }
         #expect { try open(Array(sealed.dropLast())) } throws: { isAuthFailure($0) }
     }
@@ -307,7 +317,8 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
         #expect { try file.unwrap(passphrase: Array("open sesame!".utf8)) } throws: { $0.haulCode == .wrongPassword }
         #expect { try file.unwrap(passphrase: []) } throws: { $0.haulCode == .wrongPassword }
         #expect {
-            try KeyFile.create(wrapping: keys, passphrase: [], parameters: .test, hostname: "h", username: "u", now: Date())
+            try KeyFile.create(
+                wrapping: keys, passphrase: [], parameters: .test, hostname: "h", username: "u", now: Date())
         } throws: { $0.haulCode == .invalidArgument }
     }
 

@@ -45,7 +45,8 @@ import Testing
         // Change 100 bytes in the middle.
         for i in 0..<100 { content[1 << 20 + i] ^= 0xFF }
         try Data(content).write(to: URL(fileURLWithPath: path))
-        let second = try await backup(repo, [source], parent: StoredSnapshot(id: first.snapshotID, snapshot: first.snapshot))
+        let second = try await backup(
+            repo, [source], parent: StoredSnapshot(id: first.snapshotID, snapshot: first.snapshot))
         #expect(second.snapshot.summary.filesChanged == 1)
         #expect(second.snapshot.summary.dataBlobsNew >= 1)
         #expect(second.snapshot.summary.dataBlobsNew <= 3)
@@ -65,7 +66,8 @@ import Testing
         var first = try await backup(repo, [source])
         // Pretend the parent backup started before the file's mtime (same clock tick): it must be read again.
         first.snapshot.startNanos = 0
-        let second = try await backup(repo, [source], parent: StoredSnapshot(id: first.snapshotID, snapshot: first.snapshot))
+        let second = try await backup(
+            repo, [source], parent: StoredSnapshot(id: first.snapshotID, snapshot: first.snapshot))
         #expect(second.snapshot.summary.filesUnchanged == 0)
         #expect(second.snapshot.summary.bytesRead == 3)
     }

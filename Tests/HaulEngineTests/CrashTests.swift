@@ -80,7 +80,8 @@ import Testing
 
         for n in 0..<total {
             let disk = MemoryBlobStore(contents: initial)
-            let repo = try await Repository.open(store: CrashingBlobStore(base: disk, crashAfterWrites: n), passphrase: enginePassphrase)
+            let repo = try await Repository.open(
+                store: CrashingBlobStore(base: disk, crashAfterWrites: n), passphrase: enginePassphrase)
             await #expect(throws: (any Error).self) { _ = try await Pruner(repository: repo).prune(dryRun: false) }
             let rebooted = MemoryBlobStore(contents: await disk.snapshot())
             let after = try await Repository.open(store: rebooted, passphrase: enginePassphrase)

@@ -40,7 +40,8 @@ func writeSimpleTree(at root: String, files: Int, bytesEach: Int, seed: UInt64) 
         let dir = i % 3 == 0 ? root : (i % 3 == 1 ? root + "/sub" : root + "/sub/deeper")
         let path = dir + "/file-\(i).bin"
         try Data(xorshiftBytes(bytesEach + i * 1000, seed: seed &+ UInt64(i))).write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: path)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: path)
     }
 }
 
@@ -50,7 +51,8 @@ func newRepository(_ store: any BlobStore, chunker: [ChunkerClass] = smallChunks
         packSize: 1 << 20)
 }
 
-func backup(_ repository: Repository, _ paths: [String], parent: StoredSnapshot? = nil, excludes: [String] = []) async throws
+func backup(_ repository: Repository, _ paths: [String], parent: StoredSnapshot? = nil, excludes: [String] = [])
+    async throws
     -> BackupResult
 {
     var options = BackupOptions(hostname: "test", username: "test")
@@ -64,7 +66,8 @@ func backup(_ repository: Repository, _ paths: [String], parent: StoredSnapshot?
 }
 
 func restore(_ repository: Repository, _ snapshot: Snapshot, to target: String) async throws -> RestoreSummary {
-    let restorer = Restorer(source: repository, options: RestoreOptions(), progress: ProgressCounters(), warnings: WarningLog())
+    let restorer = Restorer(
+        source: repository, options: RestoreOptions(), progress: ProgressCounters(), warnings: WarningLog())
     return try await restorer.restore(root: try snapshot.treeID(), to: Array(target.utf8))
 }
 

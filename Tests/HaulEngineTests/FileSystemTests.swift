@@ -25,7 +25,10 @@ import Testing
         #expect(chmod(scratch.sub("d"), 0o1750) == 0)
         #expect(symlink("f", scratch.sub("l")) == 0)
         #expect(mkfifo(scratch.sub("p"), 0o600) == 0)
-        var times = [timespec(tv_sec: 1_234_567_890, tv_nsec: 987_654_321), timespec(tv_sec: 1_234_567_890, tv_nsec: 987_654_321)]
+        var times = [
+            timespec(tv_sec: 1_234_567_890, tv_nsec: 987_654_321),
+            timespec(tv_sec: 1_234_567_890, tv_nsec: 987_654_321),
+        ]
         #expect(utimensat(AT_FDCWD, scratch.sub("f"), &times, 0) == 0)
         let dir = try DirectoryHandle(path: scratch.bytes)
         let f = try dir.stat([UInt8]("f"))
@@ -98,7 +101,8 @@ import Testing
         writeFile(scratch.sub("plain"), [])
         let dir = try DirectoryHandle(path: scratch.bytes)
         let xattrs = try MetadataReader.extendedAttributes(in: dir, name: [UInt8]("f"))
-        #expect(xattrs.map { String(decoding: $0.name, as: UTF8.self) } == ["system.posix_acl_access", "user.a", "user.b"])
+        #expect(
+            xattrs.map { String(decoding: $0.name, as: UTF8.self) } == ["system.posix_acl_access", "user.a", "user.b"])
         #expect(xattrs[1].value == [UInt8]("hello"))
         #expect(xattrs[2].value == [0, 255, 1])
         #expect(xattrs[0].value.count == 44)  // header + 5 entries of 8 bytes: user::, user:1234, group::, mask, other
@@ -139,7 +143,9 @@ import Testing
             for (i, c) in path.enumerated() { raw[i] = UInt8(bitPattern: c) }
         }
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(rc == 0)
         let dir = try DirectoryHandle(path: scratch.bytes)

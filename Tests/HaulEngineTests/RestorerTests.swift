@@ -27,7 +27,8 @@ import Testing
         try run("/usr/bin/setfacl", "-d", "-m", "u:1234:rx", real.sub("dacl"))
         let realDir = try DirectoryHandle(path: real.bytes)
         let aclFile = try MetadataReader.node(in: realDir, name: [UInt8]("acl"), stat: try realDir.stat([UInt8]("acl")))
-        let aclDir = try MetadataReader.node(in: realDir, name: [UInt8]("dacl"), stat: try realDir.stat([UInt8]("dacl")))
+        let aclDir = try MetadataReader.node(
+            in: realDir, name: [UInt8]("dacl"), stat: try realDir.stat([UInt8]("dacl")))
         #expect(aclFile.xattrs.map(\.name) == [[UInt8]("system.posix_acl_access")])
         #expect(aclDir.xattrs.map(\.name) == [[UInt8]("system.posix_acl_default")])
 
@@ -37,8 +38,9 @@ import Testing
         }
         let owned = Node.Timestamp(seconds: 1_650_000_000, nanoseconds: 999_999_999)
 
-        var big = s.file([UInt8]("big"), size: 6007,
-                         pieces: [(0, bytes(1000, 1)), (1000, bytes(5000, 2)), (6000, bytes(7, 3))], mode: 0o640)
+        var big = s.file(
+            [UInt8]("big"), size: 6007,
+            pieces: [(0, bytes(1000, 1)), (1000, bytes(5000, 2)), (6000, bytes(7, 3))], mode: 0o640)
         big.uid = 1234
         big.gid = 5678
         let sparse = s.file([UInt8]("sparse"), size: 3 << 20, pieces: [(0, bytes(8192, 4)), (1 << 20, bytes(4096, 5))])
@@ -46,17 +48,21 @@ import Testing
         var setuid = s.file([UInt8]("setuid"), size: 10, pieces: [(0, bytes(10, 6))], mode: 0o6755)
         setuid.uid = 1234
         setuid.gid = 5678
-        let sticky = s.directory([UInt8]("sticky"), [s.file([UInt8]("inner"), size: 3, pieces: [(0, bytes(3, 7))])],
-                                 mode: 0o1777)
-        var link = Node(name: [UInt8]("link"), kind: .symlink, mode: 0o777, uid: 1234, gid: 5678, mtime: owned,
-                        linkTarget: [UInt8]("big"))
+        let sticky = s.directory(
+            [UInt8]("sticky"), [s.file([UInt8]("inner"), size: 3, pieces: [(0, bytes(3, 7))])],
+            mode: 0o1777)
+        var link = Node(
+            name: [UInt8]("link"), kind: .symlink, mode: 0o777, uid: 1234, gid: 5678, mtime: owned,
+            linkTarget: [UInt8]("big"))
         link.xattrs = [.init(name: [UInt8]("trusted.note"), value: [1, 2])]
-        let dangling = Node(name: [UInt8]("dangling"), kind: .symlink, mode: 0o777, mtime: owned,
-                            linkTarget: [0x2e, 0x2e, 0x2f, 0xff])
+        let dangling = Node(
+            name: [UInt8]("dangling"), kind: .symlink, mode: 0o777, mtime: owned,
+            linkTarget: [0x2e, 0x2e, 0x2f, 0xff])
 
         func hardlink(_ name: String) -> Node {
-            var n = s.file([UInt8](name), size: 5, pieces: [(0, [UInt8]("linked"))].map { ($0.0, Array($0.1.prefix(5))) },
-                           mode: 0o604)
+            var n = s.file(
+                [UInt8](name), size: 5, pieces: [(0, [UInt8]("linked"))].map { ($0.0, Array($0.1.prefix(5))) },
+                mode: 0o604)
             n.device = 77
             n.inode = 999
             n.linkCount = 3
@@ -65,7 +71,8 @@ import Testing
         fixture.chunkBytes += 5  // the first name of the hard-link group is written once
         let dirA = s.directory([UInt8]("dirA"), [hardlink("h1")], mode: 0o750)
         let dirB = s.directory([UInt8]("dirB"), [hardlink("h2")], mode: 0o700)
-        var deep = s.directory([UInt8]("deep"), [hardlink("h3"), s.file([UInt8]("bottom"), size: 6, pieces: [(0, bytes(6, 8))])])
+        var deep = s.directory(
+            [UInt8]("deep"), [hardlink("h3"), s.file([UInt8]("bottom"), size: 6, pieces: [(0, bytes(6, 8))])])
         deep.name = deepName
         for level in 1..<deepLevels { deep = s.directory(level == deepLevels - 1 ? [UInt8]("deep") : deepName, [deep]) }
 
@@ -130,7 +137,8 @@ import Testing
         let target = [UInt8](scratch.sub("out/nested"))
         let progress = ProgressCounters()
         let warnings = WarningLog()
-        let restorer = Restorer(source: fixture.source, options: RestoreOptions(), progress: progress, warnings: warnings)
+        let restorer = Restorer(
+            source: fixture.source, options: RestoreOptions(), progress: progress, warnings: warnings)
         let summary = try await restorer.restore(root: fixture.root, to: target)
 
         #expect(warnings.all.isEmpty, "\(warnings.all)")
@@ -173,8 +181,9 @@ import Testing
         let fixture = try Self.makeFixture()
         let scratch = ScratchDirectory()
         writeFile(scratch.sub("existing"), [1])
-        let restorer = Restorer(source: fixture.source, options: RestoreOptions(), progress: ProgressCounters(),
-                                warnings: WarningLog())
+        let restorer = Restorer(
+            source: fixture.source, options: RestoreOptions(), progress: ProgressCounters(),
+            warnings: WarningLog())
         await #expect {
             _ = try await restorer.restore(root: fixture.root, to: scratch.bytes)
         } throws: { error in
@@ -188,10 +197,13 @@ import Testing
     @Test func missingBlobIsNamed() async throws {
         let source = MemoryBlobSource()
         let lost = source.newID()
-        let root = source.addTree([Node(name: [UInt8]("f"), kind: .file, size: 4, chunks: [.init(offset: 0, blob: lost)])])
+        let root = source.addTree([
+            Node(name: [UInt8]("f"), kind: .file, size: 4, chunks: [.init(offset: 0, blob: lost)])
+        ])
         let scratch = ScratchDirectory()
-        let restorer = Restorer(source: source, options: RestoreOptions(), progress: ProgressCounters(),
-                                warnings: WarningLog())
+        let restorer = Restorer(
+            source: source, options: RestoreOptions(), progress: ProgressCounters(),
+            warnings: WarningLog())
         await #expect {
             _ = try await restorer.restore(root: root, to: scratch.bytes)
         } throws: { error in
@@ -205,8 +217,9 @@ import Testing
         let fixture = try Self.makeFixture()
         let scratch = ScratchDirectory()
         let options = RestoreOptions(includes: [try PathPattern("/dirB"), try PathPattern("inner")])
-        let restorer = Restorer(source: fixture.source, options: options, progress: ProgressCounters(),
-                                warnings: WarningLog())
+        let restorer = Restorer(
+            source: fixture.source, options: options, progress: ProgressCounters(),
+            warnings: WarningLog())
         let summary = try await restorer.restore(root: fixture.root, to: scratch.bytes)
         let dir = try DirectoryHandle(path: scratch.bytes)
         #expect(try dir.entryNames() == [[UInt8]("dirB"), [UInt8]("sticky")])  // no empty "deep" chain left behind
@@ -225,8 +238,10 @@ import Testing
         writeFile(scratch.sub("a"), [UInt8]("old contents"))
         #expect(mkdir(scratch.sub("d"), 0o755) == 0)
         func restore(_ policy: OverwritePolicy) async throws -> RestoreSummary {
-            try await Restorer(source: source, options: RestoreOptions(overwrite: policy), progress: ProgressCounters(),
-                               warnings: WarningLog()).restore(root: root, to: scratch.bytes)
+            try await Restorer(
+                source: source, options: RestoreOptions(overwrite: policy), progress: ProgressCounters(),
+                warnings: WarningLog()
+            ).restore(root: root, to: scratch.bytes)
         }
         let dir = try DirectoryHandle(path: scratch.bytes)
         let kept = try await restore(.never)

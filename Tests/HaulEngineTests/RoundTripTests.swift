@@ -39,7 +39,8 @@ import Testing
         #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
 
         // A second backup of the unchanged tree reads nothing and restores equal again.
-        let second = try await backup(repo, [source], parent: StoredSnapshot(id: result.snapshotID, snapshot: result.snapshot))
+        let second = try await backup(
+            repo, [source], parent: StoredSnapshot(id: result.snapshotID, snapshot: result.snapshot))
         #expect(second.snapshot.summary.bytesRead == 0)
         #expect(second.snapshot.summary.dataBlobsNew == 0)
         let target2 = tmp.sub("restored2")
@@ -66,7 +67,9 @@ import Testing
         let target = tmp.sub("out")
         _ = try await Restorer(source: repo, options: options, progress: ProgressCounters(), warnings: WarningLog())
             .restore(root: try result.snapshot.treeID(), to: Array(target.utf8))
-        let restored = try FileManager.default.subpathsOfDirectory(atPath: target).filter { $0.hasSuffix(".txt") || $0.hasSuffix(".log") }
+        let restored = try FileManager.default.subpathsOfDirectory(atPath: target).filter {
+            $0.hasSuffix(".txt") || $0.hasSuffix(".log")
+        }
         #expect(Set(restored) == ["src/a/b/one.txt", "src/c/three.txt"])
     }
 }

@@ -37,14 +37,19 @@ final class MemoryBlobSource: BlobSource, @unchecked Sendable {
     }
 
     /// A file node whose content is `pieces` at their offsets.
-    func file(_ name: [UInt8], size: UInt64, pieces: [(offset: UInt64, bytes: [UInt8])], mode: UInt32 = 0o644,
-              mtime: Node.Timestamp = .init(seconds: 1_700_000_000, nanoseconds: 123_456_789)) -> Node {
-        Node(name: name, kind: .file, mode: mode, mtime: mtime, size: size,
-             chunks: pieces.map { Node.Chunk(offset: $0.offset, blob: addData($0.bytes)) })
+    func file(
+        _ name: [UInt8], size: UInt64, pieces: [(offset: UInt64, bytes: [UInt8])], mode: UInt32 = 0o644,
+        mtime: Node.Timestamp = .init(seconds: 1_700_000_000, nanoseconds: 123_456_789)
+    ) -> Node {
+        Node(
+            name: name, kind: .file, mode: mode, mtime: mtime, size: size,
+            chunks: pieces.map { Node.Chunk(offset: $0.offset, blob: addData($0.bytes)) })
     }
 
-    func directory(_ name: [UInt8], _ nodes: [Node], mode: UInt32 = 0o755,
-                   mtime: Node.Timestamp = .init(seconds: 1_600_000_000, nanoseconds: 42)) -> Node {
+    func directory(
+        _ name: [UInt8], _ nodes: [Node], mode: UInt32 = 0o755,
+        mtime: Node.Timestamp = .init(seconds: 1_600_000_000, nanoseconds: 42)
+    ) -> Node {
         Node(name: name, kind: .directory, mode: mode, mtime: mtime, subtree: addTree(nodes))
     }
 }

@@ -65,9 +65,12 @@ import Testing
         return Tree(nodes: [
             Node(
                 name: Array("b file".utf8), kind: .file, mode: 0o4755, uid: 1234, gid: 5678,
-                mtime: .init(seconds: 1_700_000_000, nanoseconds: 123_456_789), ctime: .init(seconds: -5, nanoseconds: 1),
+                mtime: .init(seconds: 1_700_000_000, nanoseconds: 123_456_789),
+                ctime: .init(seconds: -5, nanoseconds: 1),
                 device: 2049, inode: 99, linkCount: 2, size: 10 << 20,
-                xattrs: [.init(name: Array("user.z".utf8), value: [0, 1]), .init(name: Array("user.a".utf8), value: [])],
+                xattrs: [
+                    .init(name: Array("user.z".utf8), value: [0, 1]), .init(name: Array("user.a".utf8), value: []),
+                ],
                 chunks: [.init(offset: 0, blob: blob), .init(offset: 8 << 20, blob: blob)]),
             Node(name: [0x66, 0xFF, 0x0A], kind: .directory, mode: 0o1777, subtree: blob),
             Node(name: Array("link".utf8), kind: .symlink, mode: 0o777, linkTarget: Array("../x/y".utf8)),
@@ -121,7 +124,9 @@ import Testing
             ])
         let packB = IndexFile.PackInfo(
             id: ObjectID(Digest256(w0: 1, w1: 1, w2: 1, w3: 1)), size: 200, salt: salt,
-            entries: [PackEntry(id: id(3), type: .tree, compression: .zstd, offset: 44, storedLength: 60, rawLength: 90)])
+            entries: [
+                PackEntry(id: id(3), type: .tree, compression: .zstd, offset: 44, storedLength: 60, rawLength: 90)
+            ])
         let file = IndexFile(supersedes: [ObjectID(Digest256(w0: 4, w1: 4, w2: 4, w3: 4))], packs: [packA, packB])
         let decoded = try IndexFile(decoding: file.encoded(), what: "index")
         #expect(decoded == file)

@@ -62,7 +62,8 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         let saver = BlobSaver(repository: repo)
         var ids: [(BlobID, [UInt8])] = []
         for i in 0..<40 {
-            let data = i % 4 == 0 ? [UInt8](repeating: UInt8(i), count: 70_000) : pseudoRandom(60_000, seed: UInt64(2 * i + 1))
+            let data =
+                i % 4 == 0 ? [UInt8](repeating: UInt8(i), count: 70_000) : pseudoRandom(60_000, seed: UInt64(2 * i + 1))
             ids.append((try await saver.save(type: .data, plaintext: data), data))
         }
         // A duplicate is stored once.
@@ -103,7 +104,8 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         let repo = try await makeRepository()
         let tree = BlobID(Digest256(w0: 1, w1: 2, w2: 3, w3: 4))
         let snap = Snapshot(
-            startNanos: 1_000_000_000_123, endNanos: 1_000_000_000_999, tree: tree, paths: [LosslessBytes([0x2F, 0xFF])],
+            startNanos: 1_000_000_000_123, endNanos: 1_000_000_000_999, tree: tree,
+            paths: [LosslessBytes([0x2F, 0xFF])],
             hostname: "h", username: "u", uid: 0, gid: 0, tags: ["t"], parent: nil, summary: .init())
         let id = try await repo.saveSnapshot(snap)
         let loaded = try await repo.loadSnapshot(id)
@@ -140,13 +142,17 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         let leases = LeaseManager(store: store, hostname: "h", lifetime: 60, now: { clock.now })
         let a = try await leases.acquire(.shared, purpose: "backup")
         let b = try await leases.acquire(.shared, purpose: "backup")
-        await #expect { try await leases.acquire(.exclusive, purpose: "prune") } throws: { $0.haulCode == .repositoryBusy }
+        await #expect { try await leases.acquire(.exclusive, purpose: "prune") } throws: {
+            $0.haulCode == .repositoryBusy
+        }
         // The refused taker removed its own lease.
         #expect(await store.list(.leases).count == 2)
         await leases.release(a)
         await leases.release(b)
         let x = try await leases.acquire(.exclusive, purpose: "prune")
-        await #expect { try await leases.acquire(.shared, purpose: "backup") } throws: { $0.haulCode == .repositoryBusy }
+        await #expect { try await leases.acquire(.shared, purpose: "backup") } throws: {
+            $0.haulCode == .repositoryBusy
+        }
         await leases.release(x)
     }
 
@@ -169,6 +175,8 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         clock.now += 50
         try await leases.refresh(held)
         clock.now += 50
-        await #expect { try await leases.acquire(.exclusive, purpose: "prune") } throws: { $0.haulCode == .repositoryBusy }
+        await #expect { try await leases.acquire(.exclusive, purpose: "prune") } throws: {
+            $0.haulCode == .repositoryBusy
+        }
     }
 }

@@ -45,8 +45,9 @@ import Testing
 
     @Test func backoffGrowsToItsMaximum() {
         let backoff = RetryingBlobStore.Backoff(initial: .milliseconds(100), multiplier: 3, maximum: .seconds(1))
-        #expect((1...4).map(backoff.delay(beforeRetry:)) == [
-            .milliseconds(100), .milliseconds(300), .milliseconds(900), .seconds(1),
-        ])
+        #expect(
+            (1...4).map(backoff.delay(beforeRetry:)) == [
+                .milliseconds(100), .milliseconds(300), .milliseconds(900), .seconds(1),
+            ])
     }
 }

@@ -34,7 +34,9 @@ public struct Archiver: Sendable {
     public let progress: ProgressCounters
     public let warnings: WarningLog
 
-    public init(repository: Repository, progress: ProgressCounters = ProgressCounters(), warnings: WarningLog = WarningLog()) {
+    public init(
+        repository: Repository, progress: ProgressCounters = ProgressCounters(), warnings: WarningLog = WarningLog()
+    ) {
         self.repository = repository
         self.progress = progress
         self.warnings = warnings
@@ -59,7 +61,9 @@ public struct Archiver: Sendable {
         for path in paths {
             let (dirPath, name) = Self.split(path)
             guard seen.insert(name).inserted else {
-                throw HaulError(.invalidArgument, "two paths end in \"\(String(decoding: name, as: UTF8.self))\"; back them up separately")
+                throw HaulError(
+                    .invalidArgument,
+                    "two paths end in \"\(String(decoding: name, as: UTF8.self))\"; back them up separately")
             }
             let dir = try DirectoryHandle(path: dirPath)
             let st: FileStat
@@ -68,7 +72,9 @@ public struct Archiver: Sendable {
             } catch {
                 throw HaulError(.invalidArgument, "cannot back up \(String(decoding: path, as: UTF8.self)): \(error)")
             }
-            if let node = try await run.save(in: dir, name: name, stat: st, relativePath: name, parent: parentRoot?.node(named: name)) {
+            if let node = try await run.save(
+                in: dir, name: name, stat: st, relativePath: name, parent: parentRoot?.node(named: name))
+            {
                 var node = node
                 node.name = name
                 rootNodes.append(node)
@@ -134,7 +140,9 @@ actor Run {
     }
 
     /// Saves one entry; returns its node, or nil when it is skipped (socket, excluded, unreadable).
-    nonisolated func save(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?)
+    nonisolated func save(
+        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
+    )
         async throws -> Node?
     {
         switch st.kind {
@@ -161,7 +169,9 @@ actor Run {
         options.excludes.contains { $0.matches(relativePath, isDirectory: isDirectory) }
     }
 
-    nonisolated func saveDirectory(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?)
+    nonisolated func saveDirectory(
+        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
+    )
         async throws -> Node?
     {
         let handle: DirectoryHandle
@@ -200,11 +210,16 @@ actor Run {
                         running -= 1
                     }
                     group.addTask {
-                        (i, try await self.save(in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild))
+                        (
+                            i,
+                            try await self.save(
+                                in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild)
+                        )
                     }
                     running += 1
                 } else {
-                    children[i] = try await save(in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild)
+                    children[i] = try await save(
+                        in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild)
                 }
             }
             while let (j, n) = try await group.next() { children[j] = n }
@@ -216,7 +231,9 @@ actor Run {
         return node
     }
 
-    nonisolated func saveFile(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?)
+    nonisolated func saveFile(
+        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
+    )
         async throws -> Node?
     {
         var node: Node
@@ -227,7 +244,8 @@ actor Run {
             return nil
         }
         // Files cache (format.md §12).
-        if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime, p.inode == st.inode,
+        if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
+            p.inode == st.inode,
             let parentStart, p.mtime.totalNanoseconds < parentStart,
             p.chunks.allSatisfy({ repository.index.contains($0.blob) })
         {
@@ -247,7 +265,9 @@ actor Run {
             }
             node.chunks = chunks
             if changed {
-                warn(relativePath, "file changed while it was being read; the snapshot may hold a mix of old and new content")
+                warn(
+                    relativePath,
+                    "file changed while it was being read; the snapshot may hold a mix of old and new content")
             }
             _ = size
         } catch let e as HaulError where e.code == .io || e.code == .permissionDenied || e.code == .notFound {
@@ -267,7 +287,9 @@ actor Run {
 
     /// Reads a file's data ranges, cuts them into chunks and saves new chunks. Returns the chunk list, the bytes
     /// read, and whether the file changed while being read.
-    nonisolated func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat) async throws -> ([Node.Chunk], UInt64, Bool) {
+    nonisolated func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat) async throws -> (
+        [Node.Chunk], UInt64, Bool
+    ) {
         let reader = try FileReader(dir: dir, name: name)
         let before = try reader.stat()
         let ranges: [Range<UInt64>]
@@ -303,7 +325,8 @@ actor Run {
                         eof = true
                         break
                     }
-                    let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: readPos)
+                    let n = try reader.read(
+                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: readPos)
                     if n == 0 {
                         eof = true
                         shrank = true
@@ -325,7 +348,8 @@ actor Run {
             }
         }
         let after = try reader.stat()
-        let changed = shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
+        let changed =
+            shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
             || before.size != expected.size || before.mtime != expected.mtime
         return (chunks, total, changed)
     }

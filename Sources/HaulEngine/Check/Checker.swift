@@ -58,13 +58,16 @@ public struct Checker: Sendable {
         var badPacks = Set<PackID>()
         for (id, size) in indexed {
             guard let actual = present[id] else {
-                report.problems.append(.init(kind: "packMissing", object: id.hex, message: "pack \(id.hex) is in the index but missing"))
+                report.problems.append(
+                    .init(kind: "packMissing", object: id.hex, message: "pack \(id.hex) is in the index but missing"))
                 badPacks.insert(id)
                 continue
             }
             if actual != Int64(size) {
                 report.problems.append(
-                    .init(kind: "packSize", object: id.hex, message: "pack \(id.hex) has \(actual) bytes, the index says \(size)"))
+                    .init(
+                        kind: "packSize", object: id.hex,
+                        message: "pack \(id.hex) has \(actual) bytes, the index says \(size)"))
                 badPacks.insert(id)
             }
         }
@@ -80,9 +83,12 @@ public struct Checker: Sendable {
                     progress.addBytes(UInt64(bytes.count))
                     for e in entries {
                         let end = Int(e.offset) + Int(e.storedLength)
-                        guard end <= bytes.count else { throw HaulError(.corrupted, "pack \(id.hex) header points past its end") }
+                        guard end <= bytes.count else {
+                            throw HaulError(.corrupted, "pack \(id.hex) header points past its end")
+                        }
                         _ = try repository.openBlob(
-                            sealed: Array(bytes[Int(e.offset)..<end]), location: BlobLocation(pack: id, salt: salt, entry: e))
+                            sealed: Array(bytes[Int(e.offset)..<end]),
+                            location: BlobLocation(pack: id, salt: salt, entry: e))
                     }
                     report.packsRead += 1
                 } catch {
@@ -105,9 +111,11 @@ public struct Checker: Sendable {
         for s in snapshots {
             do {
                 try await walk(
-                    tree: try s.snapshot.treeID(), path: [], snapshot: s.id, seen: &treesSeen, badPacks: badPacks, report: &report)
+                    tree: try s.snapshot.treeID(), path: [], snapshot: s.id, seen: &treesSeen, badPacks: badPacks,
+                    report: &report)
             } catch {
-                report.problems.append(.init(kind: "snapshotUnreadable", object: s.id.hex, message: "snapshot \(s.id.hex): \(error)"))
+                report.problems.append(
+                    .init(kind: "snapshotUnreadable", object: s.id.hex, message: "snapshot \(s.id.hex): \(error)"))
             }
         }
         report.trees = treesSeen.count
@@ -125,7 +133,10 @@ public struct Checker: Sendable {
             tree = try await repository.loadTree(id)
         } catch {
             if firstVisit {
-                report.problems.append(.init(kind: "treeUnreadable", object: id.hex, message: "tree \(id.hex) at /\(String(decoding: path, as: UTF8.self)): \(error)"))
+                report.problems.append(
+                    .init(
+                        kind: "treeUnreadable", object: id.hex,
+                        message: "tree \(id.hex) at /\(String(decoding: path, as: UTF8.self)): \(error)"))
             }
             return
         }
@@ -134,7 +145,9 @@ public struct Checker: Sendable {
             switch node.kind {
             case .directory:
                 if let sub = node.subtree {
-                    try await walk(tree: sub, path: childPath, snapshot: snapshot, seen: &seen, badPacks: badPacks, report: &report)
+                    try await walk(
+                        tree: sub, path: childPath, snapshot: snapshot, seen: &seen, badPacks: badPacks, report: &report
+                    )
                 }
             case .file:
                 var damaged = false
@@ -142,7 +155,12 @@ public struct Checker: Sendable {
                     guard let loc = repository.index.location(of: c.blob) else {
                         damaged = true
                         if firstVisit {
-                            report.problems.append(.init(kind: "blobMissing", object: c.blob.hex, message: "data blob \(c.blob.hex) of /\(String(decoding: childPath, as: UTF8.self)) is not in the index"))
+                            report.problems.append(
+                                .init(
+                                    kind: "blobMissing", object: c.blob.hex,
+                                    message:
+                                        "data blob \(c.blob.hex) of /\(String(decoding: childPath, as: UTF8.self)) is not in the index"
+                                ))
                         }
                         continue
                     }

@@ -110,7 +110,8 @@ public final class DirectoryHandle: @unchecked Sendable {
 
     /// Opens a path longer than `PATH_MAX` one component at a time (following symlinks, like the kernel would).
     private static func openLong(_ path: [UInt8], flags: Int32) throws -> Int32 {
-        var current = path.first == UInt8(ascii: "/")
+        var current =
+            path.first == UInt8(ascii: "/")
             ? haul_openat(haul_at_fdcwd(), "/", flags, 0) : haul_openat(haul_at_fdcwd(), ".", flags, 0)
         guard current >= 0 else { throw SystemCallError.make("open directory", path) }
         for component in path.split(separator: UInt8(ascii: "/")) where !component.isEmpty {

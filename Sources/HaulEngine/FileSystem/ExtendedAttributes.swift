@@ -61,7 +61,8 @@ enum ExtendedAttributes {
                 let code = haul_errno()
                 if code == haul_enodata() { return nil }
                 if code != haul_erange() {
-                    throw SystemCallError.make("read extended attribute \(printable(name)) of", displayPath, errno: code)
+                    throw SystemCallError.make(
+                        "read extended attribute \(printable(name)) of", displayPath, errno: code)
                 }
             }
         }

@@ -22,7 +22,9 @@ public struct TreeWalker: Sendable {
     }
 
     /// Calls `visit` for every node below `root` (or below the directory at `prefix`), in name order.
-    public func walk(root: BlobID, prefix: [UInt8] = [], _ visit: (_ path: [UInt8], _ node: Node) throws -> Void) async throws {
+    public func walk(root: BlobID, prefix: [UInt8] = [], _ visit: (_ path: [UInt8], _ node: Node) throws -> Void)
+        async throws
+    {
         var start = root
         if !prefix.isEmpty {
             guard let node = try await find(root: root, path: prefix) else {
@@ -41,7 +43,9 @@ public struct TreeWalker: Sendable {
         try await walkTree(start, path: [], visit)
     }
 
-    private func walkTree(_ id: BlobID, path: [UInt8], _ visit: (_ path: [UInt8], _ node: Node) throws -> Void) async throws {
+    private func walkTree(_ id: BlobID, path: [UInt8], _ visit: (_ path: [UInt8], _ node: Node) throws -> Void)
+        async throws
+    {
         let tree = try await source.loadTree(id)
         for node in tree.nodes {
             let p = path.isEmpty ? node.name : path + [47] + node.name

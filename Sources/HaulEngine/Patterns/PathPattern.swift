@@ -114,7 +114,11 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
                             hi = part[j + 3]
                             next = j + 4
                         }
-                        guard lo <= hi else { throw invalid("the class range \(Character(Unicode.Scalar(lo)))-\(Character(Unicode.Scalar(hi))) is reversed") }
+                        guard lo <= hi else {
+                            throw invalid(
+                                "the class range \(Character(Unicode.Scalar(lo)))-\(Character(Unicode.Scalar(hi))) is reversed"
+                            )
+                        }
                         set.insert(lo...hi)
                         j = next
                     } else {

@@ -91,7 +91,8 @@ public struct Pruner: Sendable {
             report.bytesFreed += repack.reduce(0) { $0 + $1.0.size } - newPacks.reduce(0) { $0 + $1.size }
         }
         let newPackIDs = Set(newPacks.map(\.id))
-        let savedByRepack = Set(try await repository.store.list(.index).map { ObjectID(hex: $0.key.name)! }).subtracting(oldIndexIDs)
+        let savedByRepack = Set(try await repository.store.list(.index).map { ObjectID(hex: $0.key.name)! })
+            .subtracting(oldIndexIDs)
 
         // New index files superseding every old one; then delete old index files, then packs.
         let supersedes = oldIndexIDs.sorted()
@@ -126,7 +127,8 @@ public struct Pruner: Sendable {
         do {
             t = try await repository.loadTree(tree)
         } catch {
-            throw HaulError(.corrupted, "prune stopped: tree \(tree.hex) cannot be read (\(error)); run `haul check`", cause: error)
+            throw HaulError(
+                .corrupted, "prune stopped: tree \(tree.hex) cannot be read (\(error)); run `haul check`", cause: error)
         }
         for node in t.nodes {
             switch node.kind {

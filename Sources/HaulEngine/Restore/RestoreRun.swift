@@ -37,8 +37,10 @@ final class RestoreRun: Sendable {
         case skip
     }
 
-    init(source: any BlobSource, options: RestoreOptions, progress: ProgressCounters, warnings: WarningLog,
-         root: DirectoryHandle) {
+    init(
+        source: any BlobSource, options: RestoreOptions, progress: ProgressCounters, warnings: WarningLog,
+        root: DirectoryHandle
+    ) {
         self.source = source
         self.options = options
         self.progress = progress
@@ -60,8 +62,9 @@ final class RestoreRun: Sendable {
         do {
             return try await source.loadTree(id)
         } catch let error as HaulError {
-            throw HaulError(error.code, "cannot restore directory \(printable(path)): \(error.message)",
-                            transient: error.isTransient, cause: error.cause)
+            throw HaulError(
+                error.code, "cannot restore directory \(printable(path)): \(error.message)",
+                transient: error.isTransient, cause: error.cause)
         }
     }
 
@@ -69,8 +72,9 @@ final class RestoreRun: Sendable {
         do {
             return try await source.loadData(id)
         } catch let error as HaulError {
-            throw HaulError(error.code, "cannot restore file \(printable(path)): \(error.message)",
-                            transient: error.isTransient, cause: error.cause)
+            throw HaulError(
+                error.code, "cannot restore file \(printable(path)): \(error.message)",
+                transient: error.isTransient, cause: error.cause)
         }
     }
 
@@ -272,8 +276,10 @@ final class RestoreRun: Sendable {
         }
         guard rc == 0 else {
             let code = errno
-            warn(path, "cannot hard-link to \(printable(Array(first.joined(separator: [47])))): "
-                + "\(String(cString: strerror(code))); restored as a separate file")
+            warn(
+                path,
+                "cannot hard-link to \(printable(Array(first.joined(separator: [47])))): "
+                    + "\(String(cString: strerror(code))); restored as a separate file")
             return try await restoreFile(node, in: dir, path: path)
         }
         summary.hardlinks += 1
@@ -343,7 +349,8 @@ final class RestoreRun: Sendable {
     private func applyMetadata(_ node: Node, fd: Int32?, in dir: DirectoryHandle, path: [UInt8]) {
         let nofollow = haul_at_symlink_nofollow()
         if options.restoreOwnership {
-            let rc = fd.map { fchown($0, node.uid, node.gid) }
+            let rc =
+                fd.map { fchown($0, node.uid, node.gid) }
                 ?? withCString(node.name) { fchownat(dir.fd, $0, node.uid, node.gid, nofollow) }
             if rc != 0 { warn(path, "cannot set owner \(node.uid):\(node.gid): \(String(cString: strerror(errno)))") }
         }

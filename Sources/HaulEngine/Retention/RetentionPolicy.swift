@@ -73,16 +73,21 @@ public enum Retention {
             }
         }
         var rules: [Rule] = [
-            Rule(reason: "hourly snapshot", remaining: policy.keepHourly,
-                 period: components([.year, .month, .day, .hour], [.year, .month, .day, .hour])),
-            Rule(reason: "daily snapshot", remaining: policy.keepDaily,
-                 period: components([.year, .month, .day], [.year, .month, .day])),
-            Rule(reason: "weekly snapshot", remaining: policy.keepWeekly,
-                 period: components([.yearForWeekOfYear, .weekOfYear], [.yearForWeekOfYear, .weekOfYear])),
-            Rule(reason: "monthly snapshot", remaining: policy.keepMonthly,
-                 period: components([.year, .month], [.year, .month])),
-            Rule(reason: "yearly snapshot", remaining: policy.keepYearly,
-                 period: components([.year], [.year])),
+            Rule(
+                reason: "hourly snapshot", remaining: policy.keepHourly,
+                period: components([.year, .month, .day, .hour], [.year, .month, .day, .hour])),
+            Rule(
+                reason: "daily snapshot", remaining: policy.keepDaily,
+                period: components([.year, .month, .day], [.year, .month, .day])),
+            Rule(
+                reason: "weekly snapshot", remaining: policy.keepWeekly,
+                period: components([.yearForWeekOfYear, .weekOfYear], [.yearForWeekOfYear, .weekOfYear])),
+            Rule(
+                reason: "monthly snapshot", remaining: policy.keepMonthly,
+                period: components([.year, .month], [.year, .month])),
+            Rule(
+                reason: "yearly snapshot", remaining: policy.keepYearly,
+                period: components([.year], [.year])),
         ].filter { $0.remaining != nil }
 
         var keep = [(id: String, reasons: [String])]()
