@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import HaulFormat
 
 @main
@@ -19,6 +20,10 @@ struct Haul: AsyncParsableCommand {
 
     /// Runs the command and maps library errors to the exit codes of docs/exit-codes.md.
     static func main() async {
+        // Stopping at once is as safe as a crash (format.md §11); leases of dead processes are stale at once.
+        signal(SIGINT) { _ in _exit(130) }
+        signal(SIGTERM) { _ in _exit(130) }
+        let wantsJSON = CommandLine.arguments.contains("--json")
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {
@@ -27,6 +32,16 @@ struct Haul: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as HaulError {
+            if wantsJSON {
+                struct Body: Encodable {
+                    struct Inner: Encodable {
+                        let code: String
+                        let message: String
+                    }
+                    let error: Inner
+                }
+                try? printJSON(Body(error: .init(code: error.code.rawValue, message: error.description)))
+            }
             FileHandle.standardError.write(Data("haul: \(error.description)\n".utf8))
             Foundation.exit(ExitStatus.code(for: error))
         } catch {

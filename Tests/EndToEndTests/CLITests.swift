@@ -139,4 +139,56 @@ import Testing
         #expect(try haul.run(["prune"]).status == 0)
         #expect(try haul.run(["check", "--read-data"]).status == 0)
     }
+
+    @Test func forgetKeepsByPolicyAndPruneFreesSpace() throws {
+        let dir = try tempDir("forget")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        for round in 0..<3 {
+            try writeFile(src + "/data.bin", randomBytes(3 << 20, seed: UInt64(100 + round)))
+            #expect(try haul.run(["backup", src, "--quiet"]).status == 0)
+        }
+        let dry = try haul.run(["forget", "--keep-last", "1", "--dry-run", "--json"])
+        #expect(dry.status == 0)
+        let plan = try JSONSerialization.jsonObject(with: dry.stdout) as? [String: Any]
+        #expect((plan?["remove"] as? [String])?.count == 2)
+        #expect((plan?["keep"] as? [Any])?.count == 1)
+        #expect(try haul.run(["snapshots", "--json"]).out.components(separatedBy: "\"tree\"").count - 1 == 3)
+
+        let forget = try haul.run(["forget", "--keep-last", "1", "--prune", "--json"])
+        #expect(forget.status == 0, "\(forget.stderr)")
+        let result = try JSONSerialization.jsonObject(with: forget.stdout) as? [String: Any]
+        let prune = result?["prune"] as? [String: Any]
+        #expect((prune?["bytesFreed"] as? Int ?? 0) > 5 << 20)
+        let snaps = try JSONSerialization.jsonObject(with: try haul.run(["snapshots", "--json"]).stdout) as? [Any]
+        #expect(snaps?.count == 1)
+        #expect(try haul.run(["check", "--read-data"]).status == 0)
+        let target = dir + "/out"
+        #expect(try haul.run(["restore", "latest", "--target", target]).status == 0)
+        #expect(
+            FileManager.default.contents(atPath: target + "/src/data.bin")
+                == FileManager.default.contents(atPath: src + "/data.bin"))
+    }
+
+    @Test func errorsAreJSONWithJSONFlag() throws {
+        let dir = try tempDir("jsonerr")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try HaulProcess(repo: dir + "/none").run(["snapshots", "--json"])
+        #expect(result.status == 10)
+        let body = try JSONSerialization.jsonObject(with: result.stdout) as? [String: [String: String]]
+        #expect(body?["error"]?["code"] == "repositoryNotFound")
+        #expect(body?["error"]?["message"]?.contains("haul init") == true)
+    }
+
+    @Test(arguments: ["init", "backup", "snapshots", "ls", "restore", "check", "forget", "prune"])
+    func everyCommandHasHelpWithAnExample(_ command: String) throws {
+        let result = try HaulProcess(repo: "/nonexistent").run([command, "--help"])
+        #expect(result.status == 0)
+        #expect(result.out.contains("Example: haul \(command)"))
+        #expect(result.out.contains("--repo"))
+        #expect(result.out.contains("--json"))
+    }
 }

@@ -124,3 +124,32 @@ import Testing
         #expect(quick.isClean)
     }
 }
+
+@Suite struct ChangeDetectionTests {
+    @Test func aFileThatChangesBetweenScanAndReadIsReported() async throws {
+        let tmp = try TempDir("changing")
+        defer { tmp.cleanup() }
+        let path = tmp.sub("f")
+        try Data(xorshiftBytes(100_000, seed: 1)).write(to: URL(fileURLWithPath: path))
+        let dir = try DirectoryHandle(path: Array(tmp.path.utf8))
+        let scanned = try dir.stat(Array("f".utf8))
+        // The file grows after the directory scan saw it, before its content is read.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: 7, count: 10))
+        try handle.close()
+
+        let repo = try await newRepository(MemoryBlobStore())
+        let warnings = WarningLog()
+        let archiver = Archiver(repository: repo, warnings: warnings)
+        let run = Run(
+            archiver: archiver, saver: BlobSaver(repository: repo),
+            options: BackupOptions(hostname: "h", username: "u"),
+            parentStart: nil, semaphore: AsyncSemaphore(1))
+        let node = try await run.saveFile(
+            in: dir, name: Array("f".utf8), stat: scanned, relativePath: Array("f".utf8), parent: nil)
+        #expect(node != nil)
+        #expect(warnings.all.count == 1)
+        #expect(warnings.all.first?.message.contains("changed while it was being read") == true)
+    }
+}
