@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinux
 import Foundation
 import Glibc
 import HaulFormat
@@ -21,6 +22,10 @@ struct Haul: AsyncParsableCommand {
     /// Runs the command and maps library errors to the exit codes of docs/exit-codes.md.
     static func main() async {
         // Stopping at once is as safe as a crash (format.md §11); leases of dead processes are stale at once.
+        // Multi-MiB buffers (chunks, compressed blobs, sealed boxes) come and go all the time; with glibc's defaults
+        // each is an mmap/munmap pair plus page faults (PLATFORM.md: 6x slower sealing). Keep them in the heap.
+        _ = haul_mallopt(haul_m_mmap_threshold(), 64 << 20)
+        _ = haul_mallopt(haul_m_trim_threshold(), 256 << 20)
         signal(SIGINT) { _ in _exit(130) }
         signal(SIGTERM) { _ in _exit(130) }
         let wantsJSON = CommandLine.arguments.contains("--json")

@@ -13,6 +13,8 @@ public struct BackupOptions: Sendable {
     public var parent: StoredSnapshot?
     /// Files read at once.
     public var fileConcurrency: Int = 4
+    /// Chunks of one file hashed and compressed at once while the next ones are read.
+    public var chunkConcurrency: Int = 3
 
     public init(hostname: String, username: String) {
         self.hostname = hostname
@@ -303,50 +305,65 @@ actor Run {
         let capacity = 2 * maxChunk
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
-        var chunks: [Node.Chunk] = []
+        var offsets: [UInt64] = []
+        var ids: [BlobID?] = []
         var total: UInt64 = 0
         var shrank = false
-        for range in ranges {
-            var start = 0  // window start in buffer
-            var end = 0  // window end in buffer
-            var filePos = range.lowerBound  // file offset of buffer[start]
-            var readPos = range.lowerBound  // file offset of buffer[end]
-            var eof = false
-            while true {
-                if capacity - start < maxChunk {
-                    let n = end - start
-                    if n > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, n) }
-                    start = 0
-                    end = n
-                }
-                while !eof && end - start < maxChunk {
-                    let want = min(capacity - end, Int(range.upperBound - readPos))
-                    if want <= 0 {
-                        eof = true
-                        break
+        // Chunks are identified, compressed and handed to the saver by up to `chunkConcurrency` tasks while this task
+        // reads and cuts the next ones (read → chunk here; hash → compress → seal in the group).
+        try await withThrowingTaskGroup(of: (Int, BlobID).self) { group in
+            var inFlight = 0
+            for range in ranges {
+                var start = 0  // window start in buffer
+                var end = 0  // window end in buffer
+                var filePos = range.lowerBound  // file offset of buffer[start]
+                var readPos = range.lowerBound  // file offset of buffer[end]
+                var eof = false
+                while true {
+                    if capacity - start < maxChunk {
+                        let n = end - start
+                        if n > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, n) }
+                        start = 0
+                        end = n
                     }
-                    let n = try reader.read(
-                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: readPos)
-                    if n == 0 {
-                        eof = true
-                        shrank = true
-                        break
+                    while !eof && end - start < maxChunk {
+                        let want = min(capacity - end, Int(range.upperBound - readPos))
+                        if want <= 0 {
+                            eof = true
+                            break
+                        }
+                        let n = try reader.read(
+                            into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: readPos)
+                        if n == 0 {
+                            eof = true
+                            shrank = true
+                            break
+                        }
+                        end += n
+                        readPos += UInt64(n)
+                        archiver.progress.addBytes(UInt64(n))
                     }
-                    end += n
-                    readPos += UInt64(n)
-                    archiver.progress.addBytes(UInt64(n))
+                    let window = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+                    let cut = chunker.nextCut(in: window, isFinal: eof)
+                    if cut == 0 { break }
+                    let chunk = Array(UnsafeRawBufferPointer(rebasing: window[0..<cut]))
+                    let position = offsets.count
+                    offsets.append(filePos)
+                    ids.append(nil)
+                    if inFlight >= options.chunkConcurrency, let (i, id) = try await group.next() {
+                        ids[i] = id
+                        inFlight -= 1
+                    }
+                    group.addTask { (position, try await self.store(chunk)) }
+                    inFlight += 1
+                    start += cut
+                    filePos += UInt64(cut)
+                    total += UInt64(cut)
                 }
-                let window = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-                let cut = chunker.nextCut(in: window, isFinal: eof)
-                if cut == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: window[0..<cut])
-                let id = try await store(chunk)
-                chunks.append(Node.Chunk(offset: filePos, blob: id))
-                start += cut
-                filePos += UInt64(cut)
-                total += UInt64(cut)
             }
+            while let (i, id) = try await group.next() { ids[i] = id }
         }
+        let chunks = zip(offsets, ids).map { Node.Chunk(offset: $0, blob: $1!) }
         let after = try reader.stat()
         let changed =
             shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
@@ -355,13 +372,13 @@ actor Run {
     }
 
     /// Identifies a chunk and saves it if new.
-    nonisolated func store(_ chunk: UnsafeRawBufferPointer) async throws -> BlobID {
-        let id = repository.blobID(of: chunk)
+    nonisolated func store(_ chunk: [UInt8]) async throws -> BlobID {
+        let id = chunk.withUnsafeBytes { repository.blobID(of: $0) }
         if repository.index.contains(id) { return id }
         if await saver.isKnown(id) { return id }
-        let (compression, compressed) = try repository.compress(chunk)
+        let (compression, compressed) = try chunk.withUnsafeBytes { try repository.compress($0) }
         try await saver.add(
-            id: id, type: .data, compression: compression, rawLength: chunk.count, payload: compressed ?? Array(chunk))
+            id: id, type: .data, compression: compression, rawLength: chunk.count, payload: compressed ?? chunk)
         return id
     }
 }

@@ -76,24 +76,32 @@ public struct Checker: Sendable {
 
         if readData {
             progress.update { $0.totalBytes = indexed.reduce(0) { $0 + $1.size } }
-            for (id, _) in indexed where !badPacks.contains(id) {
-                do {
-                    let (bytes, _, salt, entries) = try await repository.readPack(id)
-                    report.bytesRead += UInt64(bytes.count)
-                    progress.addBytes(UInt64(bytes.count))
-                    for e in entries {
-                        let end = Int(e.offset) + Int(e.storedLength)
-                        guard end <= bytes.count else {
-                            throw HaulError(.corrupted, "pack \(id.hex) header points past its end")
-                        }
-                        _ = try repository.openBlob(
-                            sealed: Array(bytes[Int(e.offset)..<end]),
-                            location: BlobLocation(pack: id, salt: salt, entry: e))
+            let toRead = indexed.map(\.id).filter { !badPacks.contains($0) }
+            let width = 2
+            try await withThrowingTaskGroup(of: (PackID, Int, (any Error)?).self) { group in
+                var next = 0
+                func collect(_ result: (PackID, Int, (any Error)?)) {
+                    let (id, size, error) = result
+                    report.bytesRead += UInt64(size)
+                    if let error {
+                        badPacks.insert(id)
+                        report.problems.append(.init(kind: "packCorrupted", object: id.hex, message: "\(error)"))
+                    } else {
+                        report.packsRead += 1
                     }
-                    report.packsRead += 1
-                } catch {
-                    badPacks.insert(id)
-                    report.problems.append(.init(kind: "packCorrupted", object: id.hex, message: "\(error)"))
+                }
+                while next < min(width, toRead.count) {
+                    let id = toRead[next]
+                    group.addTask { await self.verifyPack(id) }
+                    next += 1
+                }
+                while let result = try await group.next() {
+                    collect(result)
+                    if next < toRead.count {
+                        let id = toRead[next]
+                        group.addTask { await self.verifyPack(id) }
+                        next += 1
+                    }
                 }
             }
         }
@@ -120,6 +128,25 @@ public struct Checker: Sendable {
         }
         report.trees = treesSeen.count
         return report
+    }
+
+    /// Reads one pack and verifies every byte: name, header, each blob's tag and id.
+    private func verifyPack(_ id: PackID) async -> (PackID, Int, (any Error)?) {
+        do {
+            let (bytes, _, salt, entries) = try await repository.readPack(id)
+            progress.addBytes(UInt64(bytes.count))
+            for e in entries {
+                let end = Int(e.offset) + Int(e.storedLength)
+                guard end <= bytes.count else {
+                    throw HaulError(.corrupted, "pack \(id.hex) header points past its end")
+                }
+                _ = try repository.openBlob(
+                    sealed: Array(bytes[Int(e.offset)..<end]), location: BlobLocation(pack: id, salt: salt, entry: e))
+            }
+            return (id, bytes.count, nil)
+        } catch {
+            return (id, 0, error)
+        }
     }
 
     /// Walks a tree; files with missing or damaged chunks become affected files.
