@@ -21,6 +21,9 @@ public actor BlobSaver {
     nonisolated let dedupeAgainstIndex: Bool
     private var writers: [BlobType: PackWriter] = [:]
     private var pending: Set<BlobID> = []
+    /// Packs being stored right now, and the producers waiting for that to finish.
+    private var storing = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
     /// Blobs this saver stored (tracked only when not deduplicating against the index).
     private var written: Set<BlobID> = []
     /// Packs this saver stored, with their entries.
@@ -54,10 +57,13 @@ public actor BlobSaver {
     public func add(id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8])
         async throws -> Bool
     {
+        // Back-pressure: while two full packs are being stored, new blobs wait, so whatever the number of producers
+        // at most one pack per type is being filled and two are being stored (in memory only without staging).
+        while storing >= 2 {
+            await withCheckedContinuation { waiting.append($0) }
+        }
         if isKnown(id) { return false }
-        var writer =
-            writers.removeValue(forKey: type)
-            ?? PackWriter(type: type, keys: repository.keys, capacity: repository.config.packSize + (1 << 20))
+        var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
         try payload.withUnsafeBytes {
             try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
         }
@@ -72,11 +78,31 @@ public actor BlobSaver {
         return true
     }
 
+    /// A new pack, streamed to a staged file when the store supports it.
+    private func newWriter(_ type: BlobType) throws -> PackWriter {
+        let staged = try (repository.store as? any StagingBlobStore)?.stage(.data)
+        return try PackWriter(
+            type: type, keys: repository.keys,
+            capacity: repository.config.packSize + repository.maxChunkSize + (64 << 10), staged: staged)
+    }
+
     private func store(_ writer: consuming PackWriter) async throws {
-        let (bytes, info) = try writer.finish()
-        try await repository.store.put(ObjectKey(.data, info.id), bytes)
+        storing += 1
+        defer {
+            storing -= 1
+            let resumed = waiting
+            waiting = []
+            for c in resumed { c.resume() }
+        }
+        let (output, info) = try writer.finish()
+        switch output {
+        case .bytes(let bytes):
+            try await repository.store.put(ObjectKey(.data, info.id), bytes)
+        case .staged(let staged):
+            try await staged.commit(as: ObjectKey(.data, info.id))
+        }
         statistics.packs += 1
-        statistics.bytesStored += UInt64(bytes.count)
+        statistics.bytesStored += info.size
         repository.index.add(info)
         for e in info.entries {
             pending.remove(e.id)

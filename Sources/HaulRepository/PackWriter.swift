@@ -1,36 +1,60 @@
 import Crypto
 import HaulCrypto
 import HaulFormat
+import HaulStorage
 
-/// Builds one pack in memory (format.md §6): preamble, sealed blobs, sealed header, trailer. The SHA-256 that names
-/// the pack is computed as bytes are appended.
+/// Builds one pack (format.md §6): preamble, sealed blobs, sealed header, trailer. The SHA-256 that names the pack is
+/// computed as bytes are appended. With a staging store the bytes stream to a temporary file (1 MiB at a time), so a
+/// pack costs no memory; otherwise the pack is built in memory and stored whole.
 struct PackWriter {
+    /// A finished pack: its bytes, or the staged file holding them.
+    enum Output {
+        case bytes([UInt8])
+        case staged(any StagedObject)
+    }
+
     let type: BlobType
     let sealer: PackSealer
     let salt: [UInt8]
-    private(set) var bytes: [UInt8]
+    private let staged: (any StagedObject)?
+    private var buffer: [UInt8]
+    private var hasher = SHA256()
+    private(set) var size = 0
     private(set) var entries: [PackEntry] = []
-    private var preamble: [UInt8]
+    private let preamble: [UInt8]
+    static let flushSize = 1 << 20
 
-    init(type: BlobType, keys: MasterKeys, capacity: Int) {
+    init(type: BlobType, keys: MasterKeys, capacity: Int, staged: (any StagedObject)?) throws {
         self.type = type
         self.salt = PackSealer.newSalt()
         self.sealer = PackSealer(keys: keys, salt: salt)
         self.preamble = PackLayout.preamble(type: type, salt: salt)
-        bytes = []
-        bytes.reserveCapacity(capacity)
-        bytes.append(contentsOf: preamble)
+        self.staged = staged
+        buffer = []
+        buffer.reserveCapacity(staged == nil ? capacity : Self.flushSize + (64 << 10))
+        try emit(preamble)
     }
 
     var count: Int { entries.count }
-    var size: Int { bytes.count }
+
+    private mutating func emit(_ bytes: [UInt8]) throws {
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        buffer.append(contentsOf: bytes)
+        size += bytes.count
+        if let staged, buffer.count >= Self.flushSize { try flush(staged) }
+    }
+
+    private mutating func flush(_ staged: any StagedObject) throws {
+        try buffer.withUnsafeBytes { try staged.append($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
 
     /// Seals `payload` (already compressed if `compression == .zstd`) and appends it.
     mutating func add(id: BlobID, compression: BlobCompression, rawLength: Int, payload: UnsafeRawBufferPointer) throws
     {
-        let offset = UInt64(bytes.count)
+        let offset = UInt64(size)
         let sealed = try sealer.sealBlob(index: offset, type: type, id: id, plaintext: payload)
-        bytes.append(contentsOf: sealed)
+        try emit(sealed)
         entries.append(
             PackEntry(
                 id: id, type: type, compression: compression, offset: UInt32(offset),
@@ -38,14 +62,22 @@ struct PackWriter {
                 rawLength: UInt32(rawLength)))
     }
 
-    /// Appends the sealed header and trailer; returns the finished bytes, the pack id and its index record.
-    consuming func finish() throws -> (bytes: [UInt8], info: IndexFile.PackInfo) {
+    /// Appends the sealed header and trailer; returns the pack's bytes (or staged file) and its index record.
+    consuming func finish() throws -> (output: Output, info: IndexFile.PackInfo) {
         let header = try sealer.sealHeader(PackHeader(entries: entries).encoded(), preamble: preamble)
-        bytes.append(contentsOf: header)
+        try emit(header)
         var w = ByteWriter(capacity: 4)
         w.u32(UInt32(header.count))
-        bytes.append(contentsOf: w.bytes)
-        let id = PackID(bytes.withUnsafeBytes { Hashing.sha256($0) })
-        return (bytes, IndexFile.PackInfo(id: id, size: UInt64(bytes.count), salt: salt, entries: entries))
+        try emit(w.bytes)
+        let id = PackID(Digest256(bytes: Array(hasher.finalize())))
+        let info = IndexFile.PackInfo(id: id, size: UInt64(size), salt: salt, entries: entries)
+        if let staged {
+            try flush(staged)
+            return (.staged(staged), info)
+        }
+        return (.bytes(buffer), info)
     }
+
+    /// Drops a pack that will not be finished (its staged file, if any).
+    func discard() { staged?.discard() }
 }

@@ -48,6 +48,10 @@ struct BackupCommand: AsyncParsableCommand {
         }
         var options = BackupOptions(hostname: Host.currentName, username: Host.userName)
         options.excludes = patterns
+        // Tuning knobs for benchmarks (docs/architecture.md); the defaults suit a 2-core machine.
+        let env = ProcessInfo.processInfo.environment
+        if let v = env["HAUL_FILE_CONCURRENCY"].flatMap(Int.init), v > 0 { options.fileConcurrency = v }
+        if let v = env["HAUL_CHUNK_CONCURRENCY"].flatMap(Int.init), v > 0 { options.chunkConcurrency = v }
         options.tags = tag
         if !force {
             if let parent {

@@ -12,7 +12,7 @@ public struct BackupOptions: Sendable {
     /// The snapshot whose files cache is used (format.md §12); `nil` reads everything.
     public var parent: StoredSnapshot?
     /// Files read at once.
-    public var fileConcurrency: Int = 4
+    public var fileConcurrency: Int = 2
     /// Chunks of one file hashed and compressed at once while the next ones are read.
     public var chunkConcurrency: Int = 3
 
@@ -302,7 +302,8 @@ actor Run {
         }
         let chunker = repository.chunker(forFileSize: before.size)
         let maxChunk = repository.config.chunkerClass(forFileSize: before.size).max
-        let capacity = 2 * maxChunk
+        // Small files get a buffer of their own size, not two maximal chunks.
+        let capacity = max(4096, min(2 * maxChunk, Int(before.size) + 4096))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
         var offsets: [UInt64] = []
@@ -320,13 +321,13 @@ actor Run {
                 var readPos = range.lowerBound  // file offset of buffer[end]
                 var eof = false
                 while true {
-                    if capacity - start < maxChunk {
+                    if capacity - start < min(maxChunk, capacity) {
                         let n = end - start
                         if n > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, n) }
                         start = 0
                         end = n
                     }
-                    while !eof && end - start < maxChunk {
+                    while !eof && end - start < min(maxChunk, capacity) {
                         let want = min(capacity - end, Int(range.upperBound - readPos))
                         if want <= 0 {
                             eof = true
@@ -344,7 +345,9 @@ actor Run {
                         archiver.progress.addBytes(UInt64(n))
                     }
                     let window = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-                    let cut = chunker.nextCut(in: window, isFinal: eof)
+                    // A window shorter than a maximal chunk only happens at the end of the range, or when a small file
+                    // grew past its buffer while being read (a cut there is still a valid chunk).
+                    let cut = chunker.nextCut(in: window, isFinal: eof || window.count < maxChunk)
                     if cut == 0 { break }
                     let chunk = Array(UnsafeRawBufferPointer(rebasing: window[0..<cut]))
                     let position = offsets.count

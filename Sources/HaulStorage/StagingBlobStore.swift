@@ -1,0 +1,23 @@
+import HaulFormat
+
+/// An object written piece by piece whose name is known only when it is complete (a pack is named by the SHA-256
+/// of its bytes, format.md §6), so a writer need not hold the whole object in memory.
+///
+/// Appends are buffered by the store and not yet durable or visible. `commit` makes the object durable and visible
+/// atomically under its final key; `discard` removes the staged bytes. A crash before `commit` leaves at most a
+/// temporary file that `list` never reports and housekeeping removes.
+public protocol StagedObject: Sendable {
+    /// Appends bytes at the end of the staged object.
+    func append(_ bytes: UnsafeRawBufferPointer) throws
+    /// Makes the object durable and visible under `key`; an existing object of that key is replaced (content-addressed
+    /// objects: same name, same bytes).
+    func commit(as key: ObjectKey) async throws
+    /// Drops the staged bytes. Safe to call after a failed append or commit.
+    func discard()
+}
+
+/// A store that can receive objects as a stream (the filesystem store). Stores without it get whole objects.
+public protocol StagingBlobStore: BlobStore {
+    /// Starts a staged object that will become an object of `kind`. Quick (creates a local file), hence synchronous.
+    func stage(_ kind: ObjectKind) throws -> any StagedObject
+}
