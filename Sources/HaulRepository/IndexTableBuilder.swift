@@ -280,7 +280,7 @@ final class ByteSink {
     /// Flushes and returns the bytes as a read-only region (a file mapping, or the heap block handed over).
     func finish() throws -> CacheRegion {
         try flush()
-        if let fd { return try CacheRegion.map(fd: fd, what: what) }
+        if let fd, flushed > 0 { return try CacheRegion.map(fd: fd, what: what) }
         if heap == nil { heap = malloc(1) }
         defer { heap = nil }
         return CacheRegion(heap: heap!, count: flushed)
