@@ -74,9 +74,9 @@ struct IndexTableBuilder {
         }
         try body.withUnsafeBytes { try output.append($0) }
 
-        let source = try runs.finish()
+        // The runs are unmapped before the table is mapped and verified, so their pages are not resident together.
         let count = try Self.merge(
-            source.base, runs: used.map { (runList[$0].start, runList[$0].count, mapping[$0]) }, into: output)
+            try runs.finish(), runs: used.map { (runList[$0].start, runList[$0].count, mapping[$0]) }, into: output)
 
         var header: [UInt8] = IndexTable.magic
         Self.appendLE(&header, UInt64(IndexTable.version), 4)
@@ -95,8 +95,9 @@ struct IndexTableBuilder {
 
     /// K-way merge over the runs with a binary heap ordered by (id, run position); returns the entries written.
     private static func merge(
-        _ base: UnsafeRawPointer, runs: [(start: Int, count: Int, ordinals: [UInt32])], into output: ByteSink
+        _ source: CacheRegion, runs: [(start: Int, count: Int, ordinals: [UInt32])], into output: ByteSink
     ) throws -> Int {
+        let base = source.base
         struct Cursor {
             var next: Int
             var end: Int
@@ -149,11 +150,17 @@ struct IndexTableBuilder {
             }
             if !heap.isEmpty { siftDown(0) }
         }
+        withExtendedLifetime(source) {}
         return written
     }
 
     private static func appendEntry(_ out: inout [UInt8], _ e: PackEntry, pack: UInt32) {
-        out.append(contentsOf: e.id.digest.bytes)
+        let d = e.id.digest
+        for w in [d.w0, d.w1, d.w2, d.w3] {
+            for shift in stride(from: 56, through: 0, by: -8) {
+                out.append(UInt8(truncatingIfNeeded: w >> UInt64(shift)))
+            }
+        }
         appendLE(&out, UInt64(pack), 4)
         appendLE(&out, UInt64(e.offset), 4)
         appendLE(&out, UInt64(e.storedLength), 4)

@@ -38,7 +38,7 @@ func status() -> [String: Int] {
     for line in text.split(separator: "\n") {
         let parts = line.split(separator: ":", maxSplits: 1)
         guard parts.count == 2, ["RssAnon", "RssFile", "VmHWM", "VmRSS"].contains(String(parts[0])) else { continue }
-        let kb = parts[1].split(separator: " ").first.flatMap { Int($0) } ?? 0
+        let kb = parts[1].split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
         out[String(parts[0])] = kb * 1024
     }
     return out
