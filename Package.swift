@@ -73,6 +73,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Benchmark: index memory per blob (bench/index-memory.md).
+        .executableTarget(
+            name: "haul-bench-index",
+            dependencies: ["HaulRepository", "HaulStorageFS", "HaulFormat", "HaulCrypto"],
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "HaulFormatTests", dependencies: ["HaulFormat"], swiftSettings: strict),
         .testTarget(
             name: "HaulChunkerTests",

@@ -14,9 +14,15 @@ public struct BlobLocation: Sendable, Hashable {
     }
 }
 
-/// The in-memory index of every blob in the loaded index files plus the packs written by this process.
+/// The index of every blob in the loaded index files plus the packs written by this process.
 ///
-/// Thread-safe. Memory per blob is a tracked benchmark figure (bench/RESULTS.md): entries refer to packs by ordinal.
+/// Two levels: the **base**, an `IndexTable` built by `Repository.loadIndex` from the index files (a sorted table in a
+/// memory-mapped local cache file, format.md §15, searched through a small bucket directory), and an **overlay**
+/// dictionary that holds only the blobs added with `add(_:)` during this run. A blob keeps its first location: the
+/// base wins over the overlay, and `add` skips blobs already known. The pack table (ordinal → id, size, salt) stays
+/// in memory; base packs come first, in the table's order.
+///
+/// Thread-safe. Anonymous memory per base blob is about one byte (bench/index-memory.md).
 public final class MemoryIndex: Sendable {
     struct Slot: Sendable {
         var pack: UInt32
@@ -34,6 +40,7 @@ public final class MemoryIndex: Sendable {
     }
 
     struct State: Sendable {
+        var base: IndexTable?
         var packs: [PackRecord] = []
         var packOrdinal: [PackID: UInt32] = [:]
         var blobs: [BlobID: Slot] = [:]
@@ -46,14 +53,32 @@ public final class MemoryIndex: Sendable {
     /// Forgets everything (before reloading the index files).
     public func removeAll() { state.withLock { $0 = State() } }
 
-    public var blobCount: Int { state.withLock { $0.blobs.count } }
+    /// Replaces everything with a freshly loaded base level.
+    func replaceBase(with table: IndexTable) {
+        var s = State(base: table, packs: table.packs)
+        s.packOrdinal.reserveCapacity(table.packs.count)
+        for (i, p) in table.packs.enumerated() where s.packOrdinal[p.id] == nil { s.packOrdinal[p.id] = UInt32(i) }
+        state.withLock { $0 = s }
+    }
+
+    public var blobCount: Int { state.withLock { ($0.base?.count ?? 0) + $0.blobs.count } }
     public var packCount: Int { state.withLock { $0.packs.count } }
 
-    public func contains(_ id: BlobID) -> Bool { state.withLock { $0.blobs[id] != nil } }
+    public func contains(_ id: BlobID) -> Bool {
+        let (base, inOverlay) = state.withLock { ($0.base, $0.blobs[id] != nil) }
+        return inOverlay || base?.find(id) != nil
+    }
 
     public func location(of id: BlobID) -> BlobLocation? {
         state.withLock { s in
-            guard let slot = s.blobs[id] else { return nil }
+            let slot: Slot
+            if let base = s.base, let i = base.find(id) {
+                slot = base.slot(at: i)
+            } else if let overlay = s.blobs[id] {
+                slot = overlay
+            } else {
+                return nil
+            }
             let p = s.packs[Int(slot.pack)]
             return BlobLocation(
                 pack: p.id, salt: p.salt,
@@ -63,7 +88,7 @@ public final class MemoryIndex: Sendable {
         }
     }
 
-    /// Adds every blob of a pack; an already known blob keeps its first location.
+    /// Adds every blob of a pack to the overlay; an already known blob keeps its first location.
     public func add(_ pack: IndexFile.PackInfo) {
         state.withLock { s in
             let ordinal: UInt32
@@ -74,7 +99,7 @@ public final class MemoryIndex: Sendable {
                 s.packs.append(PackRecord(id: pack.id, size: pack.size, salt: pack.salt))
                 s.packOrdinal[pack.id] = ordinal
             }
-            for e in pack.entries where s.blobs[e.id] == nil {
+            for e in pack.entries where s.blobs[e.id] == nil && s.base?.find(e.id) == nil {
                 s.blobs[e.id] = Slot(
                     pack: ordinal, offset: e.offset, storedLength: e.storedLength, rawLength: e.rawLength, type: e.type,
                     compression: e.compression)

@@ -25,12 +25,15 @@ public final class Repository: Sendable {
     public let keys: MasterKeys
     public let index = MemoryIndex()
     public let gear: GearTable
+    /// The root of the local cache (format.md §15), or `nil` to keep the index table in memory.
+    public let cacheDirectory: String?
     let loadedIndexFiles = Mutex<[IndexID]>([])
     let decompressors = Pool<ZstdDecompressor> { ZstdDecompressor() }
     let compressors: Pool<ZstdCompressor>
 
-    init(store: any BlobStore, config: RepositoryConfig, keys: MasterKeys) {
+    init(store: any BlobStore, config: RepositoryConfig, keys: MasterKeys, cacheDirectory: String? = nil) {
         self.store = store
+        self.cacheDirectory = cacheDirectory
         self.config = config
         self.keys = keys
         self.gear = GearTable(keys.gearValues())
@@ -40,10 +43,12 @@ public final class Repository: Sendable {
 
     /// Creates a new repository in an empty location: config, then the first key file (format.md §2, §3).
     ///
+    /// - Parameter cacheDirectory: the local cache root (`LocalCache.defaultDirectory()`), `nil` for none.
     /// - Throws: `alreadyExists` if the location already holds a config.
     public static func initialize(
         store: any BlobStore, passphrase: [UInt8], kdf: KDFParameters, hostname: String, username: String,
-        chunker: [ChunkerClass] = RepositoryConfig.defaultChunker, packSize: Int = 32 << 20, now: Date = Date()
+        chunker: [ChunkerClass] = RepositoryConfig.defaultChunker, packSize: Int = 32 << 20, now: Date = Date(),
+        cacheDirectory: String? = nil
     ) async throws -> Repository {
         if try await store.head(.config) != nil {
             throw HaulError(.alreadyExists, "a repository already exists at this location")
@@ -57,13 +62,17 @@ public final class Repository: Sendable {
             kind: .config, plaintext: try JSONEncoder.haul.encode(config).asBytes, compression: .raw, keys: keys)
         try await store.put(.config, sealedConfig, mode: .createOnly)
         try await store.put(ObjectKey(.keys, ObjectID(Digest256.random())), try keyFile.encoded(), mode: .createOnly)
-        return Repository(store: store, config: config, keys: keys)
+        return Repository(store: store, config: config, keys: keys, cacheDirectory: cacheDirectory)
     }
 
     /// Opens a repository with a passphrase: tries every key file, then reads and checks the config.
     ///
+    /// - Parameter cacheDirectory: the local cache root for the index table (format.md §15), usually
+    ///   `LocalCache.defaultDirectory()`; `nil` keeps the table in memory.
     /// - Throws: `repositoryNotFound` when the location holds no config, `wrongPassword` when no key file opens.
-    public static func open(store: any BlobStore, passphrase: [UInt8]) async throws -> Repository {
+    public static func open(store: any BlobStore, passphrase: [UInt8], cacheDirectory: String? = nil) async throws
+        -> Repository
+    {
         guard try await store.head(.config) != nil else {
             throw HaulError(
                 .repositoryNotFound, "no Haul repository here (no config object); create one with `haul init`")
@@ -99,7 +108,7 @@ public final class Repository: Sendable {
             throw HaulError(
                 .corrupted, "the config belongs to repository \(config.id), the key to \(keys.repositoryID.hex)")
         }
-        return Repository(store: store, config: config, keys: keys)
+        return Repository(store: store, config: config, keys: keys, cacheDirectory: cacheDirectory)
     }
 
     // MARK: Index
@@ -110,28 +119,24 @@ public final class Repository: Sendable {
         public var superseded: Int
         public var packs: Int
         public var blobs: Int
+        /// The local cache file the index table is mapped from (format.md §15); `nil` when it is in memory.
+        public var cacheFile: String? = nil
+        /// Whether the cache file was reused rather than built from the index files.
+        public var cacheReused = false
     }
 
-    /// Reads every index file that no other index file supersedes into `index` (format.md §7), replacing what the
-    /// in-memory index held.
+    /// Loads every index file that no other index file supersedes into `index` (format.md §7), replacing what the
+    /// index held. The blobs go into a table in the local cache (format.md §15), reused without reading any index
+    /// file when the set of index files is unchanged.
     @discardableResult
     public func loadIndex() async throws -> IndexLoadReport {
-        let infos = try await store.list(.index)
-        var files: [(IndexID, IndexFile)] = []
-        for info in infos {
-            let id = ObjectID(hex: info.key.name)!
-            files.append((id, try await readIndexFile(id)))
-        }
-        let superseded = Set(files.flatMap { $0.1.supersedes })
-        var used: [IndexID] = []
-        index.removeAll()
-        for (id, file) in files where !superseded.contains(id) {
-            for pack in file.packs { index.add(pack) }
-            used.append(id)
-        }
-        loadedIndexFiles.withLock { $0 = used }
+        let loaded = try await loadIndexTable()
+        index.replaceBase(with: loaded.table)
+        loadedIndexFiles.withLock { $0 = loaded.table.usedFiles }
+        let used = loaded.table.usedFiles.count
         return IndexLoadReport(
-            files: used.count, superseded: files.count - used.count, packs: index.packCount, blobs: index.blobCount)
+            files: used, superseded: loaded.table.listedFiles - used, packs: index.packCount, blobs: index.blobCount,
+            cacheFile: loaded.cacheFile, cacheReused: loaded.reused)
     }
 
     /// The index files `loadIndex` used.

@@ -90,7 +90,8 @@ struct GlobalOptions: ParsableArguments {
     /// Opens the repository and loads its index.
     func openRepository(loadIndex: Bool = true) async throws -> Repository {
         let store = try self.store()
-        let repository = try await Repository.open(store: store, passphrase: try passphrase())
+        let repository = try await Repository.open(
+            store: store, passphrase: try passphrase(), cacheDirectory: LocalCache.defaultDirectory())
         if loadIndex { try await repository.loadIndex() }
         return repository
     }

@@ -30,6 +30,7 @@ struct HaulProcess {
         env["HAUL_REPO"] = repo
         env["HAUL_PASSWORD"] = password
         env["HAUL_KDF_PROFILE"] = "test"
+        env["HAUL_CACHE_DIR"] = repo + "-cache"
         for (k, v) in environment { env[k] = v }
         return env
     }

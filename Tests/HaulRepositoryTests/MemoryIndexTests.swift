@@ -1,0 +1,285 @@
+import Foundation
+import HaulFormat
+import HaulStorage
+import HaulTesting
+import Testing
+
+@testable import HaulRepository
+
+/// A seeded SplitMix64 stream, so failures reproduce.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func digest() -> Digest256 { Digest256(w0: next(), w1: next(), w2: next(), w3: next()) }
+}
+
+/// A pack of `ids` with made-up locations.
+func syntheticPack(_ ids: [BlobID], _ g: inout SeededGenerator) -> IndexFile.PackInfo {
+    var offset: UInt32 = 40
+    let entries = ids.map { id in
+        let length = UInt32(100 + g.next() % 5000)
+        defer { offset += length }
+        return PackEntry(
+            id: id, type: g.next() & 1 == 0 ? .data : .tree, compression: g.next() & 1 == 0 ? .raw : .zstd,
+            offset: offset, storedLength: length, rawLength: length + 7)
+    }
+    return IndexFile.PackInfo(
+        id: ObjectID(g.digest()), size: UInt64(offset) + 100, salt: g.digest().bytes, entries: entries)
+}
+
+/// What the index must answer: index files in list order, packs in order, entries by offset; first location wins
+/// (the behaviour of the dictionary-only index).
+func referenceIndex(_ repo: Repository) async throws -> [BlobID: BlobLocation] {
+    var out: [BlobID: BlobLocation] = [:]
+    let files = try await repo.store.list(.index).map { ObjectID(hex: $0.key.name)! }
+    var superseded = Set<IndexID>()
+    var loaded: [IndexFile] = []
+    for id in files {
+        let file = try await repo.readIndexFile(id)
+        superseded.formUnion(file.supersedes)
+        loaded.append(file)
+    }
+    for (id, file) in zip(files, loaded) where !superseded.contains(id) {
+        for pack in file.packs {
+            for e in pack.entries where out[e.id] == nil {
+                out[e.id] = BlobLocation(pack: pack.id, salt: pack.salt, entry: e)
+            }
+        }
+    }
+    return out
+}
+
+@Suite struct MemoryIndexTests {
+    func makeRepository(_ store: MemoryBlobStore, cache: String?) async throws -> Repository {
+        try await Repository.initialize(
+            store: store, passphrase: testPassphrase, kdf: .test, hostname: "host", username: "user",
+            cacheDirectory: cache)
+    }
+
+    func reopen(_ store: MemoryBlobStore, cache: String?) async throws -> Repository {
+        try await Repository.open(store: store, passphrase: testPassphrase, cacheDirectory: cache)
+    }
+
+    /// Writes `files` index files of `packs` packs of `blobs` random blobs; some blobs repeat across files.
+    @discardableResult
+    func writeIndexFiles(_ repo: Repository, files: Int, packs: Int, blobs: Int, seed: UInt64) async throws -> [BlobID]
+    {
+        var g = SeededGenerator(state: seed)
+        var all: [BlobID] = []
+        for _ in 0..<files {
+            var infos: [IndexFile.PackInfo] = []
+            for _ in 0..<packs {
+                var ids = (0..<blobs).map { _ in BlobID(g.digest()) }
+                if !all.isEmpty { ids[0] = all[Int(g.next() % UInt64(all.count))] }
+                all.append(contentsOf: ids)
+                infos.append(syntheticPack(ids, &g))
+            }
+            _ = try await repo.writeIndexFile(IndexFile(packs: infos))
+        }
+        return all
+    }
+
+    @Test(arguments: [false, true])
+    func lookupsAgreeWithADictionary(useCache: Bool) async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let cache = useCache ? dir : nil
+            let repo = try await makeRepository(store, cache: cache)
+            try await writeIndexFiles(repo, files: 7, packs: 5, blobs: 300, seed: 1)
+            let report = try await repo.loadIndex()
+            #expect((report.cacheFile != nil) == useCache)
+            let reference = try await referenceIndex(repo)
+            #expect(report.blobs == reference.count)
+            #expect(repo.index.blobCount == reference.count)
+            #expect(report.packs == 35 && repo.index.packCount == 35)
+            for (id, location) in reference {
+                #expect(repo.index.location(of: id) == location)
+                #expect(repo.index.contains(id))
+            }
+            var g = SeededGenerator(state: 99)
+            for _ in 0..<2000 {
+                let miss = BlobID(g.digest())
+                #expect(!repo.index.contains(miss) && repo.index.location(of: miss) == nil)
+            }
+            // Ids that share the first 8 bytes (or 31 bytes) with a stored one are misses, never false hits.
+            for id in reference.keys.prefix(500) {
+                let d = id.digest
+                for near in [
+                    Digest256(w0: d.w0, w1: d.w1 ^ 1, w2: d.w2, w3: d.w3),
+                    Digest256(w0: d.w0, w1: g.next(), w2: g.next(), w3: g.next()),
+                    Digest256(w0: d.w0, w1: d.w1, w2: d.w2, w3: d.w3 ^ 0x01),
+                    Digest256(w0: d.w0, w1: d.w1, w2: d.w2 ^ (1 << 63), w3: d.w3),
+                ] {
+                    #expect(!repo.index.contains(BlobID(near)))
+                    #expect(repo.index.location(of: BlobID(near)) == nil)
+                }
+            }
+        }
+    }
+
+    @Test func duplicatesKeepTheFirstLocation() async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            var g = SeededGenerator(state: 5)
+            let shared = BlobID(g.digest())
+            let first = syntheticPack([shared, BlobID(g.digest())], &g)
+            let second = syntheticPack([BlobID(g.digest()), shared], &g)
+            let a = try await repo.writeIndexFile(IndexFile(packs: [first, second]))
+            let b = try await repo.writeIndexFile(IndexFile(packs: [syntheticPack([shared], &g)]))
+            try await repo.loadIndex()
+            let expected: IndexFile.PackInfo
+            if a.hex < b.hex {
+                expected = first
+            } else {
+                expected = try await repo.readIndexFile(b).packs[0]
+            }
+            let location = try #require(repo.index.location(of: shared))
+            #expect(location.pack == expected.id)
+            #expect(location.entry == expected.entries.first { $0.id == shared })
+            #expect(repo.index.blobCount == 3)
+        }
+    }
+
+    @Test func theOverlayAddsToTheBase() async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            let stored = try await writeIndexFiles(repo, files: 2, packs: 2, blobs: 50, seed: 3)
+            try await repo.loadIndex()
+            let baseCount = repo.index.blobCount
+            let baseLocation = try #require(repo.index.location(of: stored[7]))
+            var g = SeededGenerator(state: 77)
+            let fresh = (0..<20).map { _ in BlobID(g.digest()) }
+            let pack = syntheticPack([stored[7]] + fresh, &g)
+            repo.index.add(pack)
+            #expect(repo.index.blobCount == baseCount + 20)
+            #expect(repo.index.packCount == 5)
+            #expect(repo.index.packs.last?.id == pack.id)
+            #expect(repo.index.location(of: stored[7]) == baseLocation)
+            for (id, entry) in zip(fresh, pack.entries.dropFirst()) {
+                #expect(repo.index.location(of: id) == BlobLocation(pack: pack.id, salt: pack.salt, entry: entry))
+            }
+            // Adding the same pack again changes nothing; removeAll forgets base and overlay.
+            repo.index.add(pack)
+            #expect(repo.index.blobCount == baseCount + 20 && repo.index.packCount == 5)
+            repo.index.removeAll()
+            #expect(repo.index.blobCount == 0 && !repo.index.contains(stored[0]) && !repo.index.contains(fresh[0]))
+        }
+    }
+
+    func cacheFiles(_ dir: String, _ repo: Repository) throws -> [String] {
+        let sub = "\(dir)/\(repo.keys.repositoryID.hex)"
+        return try FileManager.default.contentsOfDirectory(atPath: sub).sorted().map { "\(sub)/\($0)" }
+    }
+
+    @Test func theCacheIsReusedUntilTheSetOfIndexFilesChanges() async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            let stored = try await writeIndexFiles(repo, files: 3, packs: 2, blobs: 40, seed: 8)
+            let built = try await repo.loadIndex()
+            #expect(!built.cacheReused)
+            #expect(try cacheFiles(dir, repo) == [built.cacheFile!])
+
+            let again = try await reopen(store, cache: dir)
+            let reused = try await again.loadIndex()
+            #expect(reused.cacheReused && reused.cacheFile == built.cacheFile)
+            #expect(reused.blobs == built.blobs && reused.files == 3 && again.indexFiles == repo.indexFiles)
+            #expect(try await referenceIndex(again).allSatisfy { again.index.location(of: $0.key) == $0.value })
+
+            // A new index file: rebuilt under a new name, the old file removed.
+            var g = SeededGenerator(state: 1234)
+            let extra = BlobID(g.digest())
+            let added = try await again.writeIndexFile(IndexFile(packs: [syntheticPack([extra], &g)]))
+            let afterAdd = try await again.loadIndex()
+            #expect(!afterAdd.cacheReused && afterAdd.cacheFile != built.cacheFile)
+            #expect(afterAdd.blobs == built.blobs + 1 && again.index.contains(extra))
+            #expect(try cacheFiles(dir, repo) == [afterAdd.cacheFile!])
+
+            // Removing it again: rebuilt, and the blob is gone.
+            try await store.delete(ObjectKey(.index, added))
+            let afterRemove = try await again.loadIndex()
+            #expect(!afterRemove.cacheReused && afterRemove.blobs == built.blobs)
+            #expect(!again.index.contains(extra) && again.index.contains(stored[0]))
+            #expect(try await again.loadIndex().cacheReused)
+
+            // Superseding files changes the set too.
+            let old = await store.list(.index).map { ObjectID(hex: $0.key.name)! }
+            _ = try await again.writeIndexFile(IndexFile(supersedes: old, packs: []))
+            let afterPrune = try await again.loadIndex()
+            #expect(!afterPrune.cacheReused && afterPrune.blobs == 0 && afterPrune.superseded == 3)
+            #expect(try await reopen(store, cache: dir).loadIndex().superseded == 3)
+        }
+    }
+
+    enum Damage: String, CaseIterable, Sendable {
+        case truncated, extended, empty, flippedEntryBit, flippedHeaderCount, flippedChecksum, garbage
+    }
+
+    @Test(arguments: Damage.allCases)
+    func aDamagedCacheIsRebuiltNotTrusted(damage: Damage) async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            try await writeIndexFiles(repo, files: 2, packs: 3, blobs: 60, seed: 21)
+            let built = try await repo.loadIndex()
+            let path = try #require(built.cacheFile)
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            switch damage {
+            case .truncated: bytes.removeLast(IndexTable.entryLength)
+            case .extended: bytes += [UInt8](repeating: 0, count: IndexTable.entryLength)
+            case .empty: bytes = []
+            case .flippedEntryBit: bytes[bytes.count - 30] ^= 0x10
+            case .flippedHeaderCount: bytes[64] ^= 0x01
+            case .flippedChecksum: bytes[IndexTable.checksumOffset] ^= 0x80
+            case .garbage: bytes = (0..<bytes.count).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+            let again = try await reopen(store, cache: dir)
+            let report = try await again.loadIndex()
+            #expect(!report.cacheReused && report.cacheFile == path && report.blobs == built.blobs)
+            #expect(try await referenceIndex(again).allSatisfy { again.index.location(of: $0.key) == $0.value })
+            #expect(try await reopen(store, cache: dir).loadIndex().cacheReused)
+        }
+    }
+
+    @Test func withoutAUsableCacheDirectoryTheTableStaysInMemory() async throws {
+        try await TemporaryDirectory.with { dir in
+            let notADirectory = "\(dir)/file"
+            try Data([1]).write(to: URL(fileURLWithPath: notADirectory))
+            for cache in [nil, notADirectory] {
+                let store = MemoryBlobStore()
+                let repo = try await makeRepository(store, cache: cache)
+                try await writeIndexFiles(repo, files: 2, packs: 2, blobs: 30, seed: 4)
+                let report = try await repo.loadIndex()
+                let reference = try await referenceIndex(repo)
+                #expect(report.cacheFile == nil && !report.cacheReused && report.blobs == reference.count)
+                #expect(reference.allSatisfy { repo.index.location(of: $0.key) == $0.value })
+            }
+        }
+    }
+
+    @Test func anEmptyRepositoryHasAnEmptyTable() async throws {
+        try await TemporaryDirectory.with { dir in
+            let repo = try await makeRepository(MemoryBlobStore(), cache: dir)
+            let report = try await repo.loadIndex()
+            #expect(report.blobs == 0 && report.files == 0 && report.packs == 0 && report.cacheFile != nil)
+            #expect(!repo.index.contains(BlobID(Digest256.zero)))
+        }
+    }
+
+    @Test func defaultDirectoryFollowsTheEnvironment() {
+        #expect(LocalCache.defaultDirectory(environment: ["HAUL_CACHE_DIR": "/c", "HOME": "/h"]) == "/c")
+        #expect(LocalCache.defaultDirectory(environment: ["XDG_CACHE_HOME": "/x", "HOME": "/h"]) == "/x/haul")
+        #expect(LocalCache.defaultDirectory(environment: ["HOME": "/h"]) == "/h/.cache/haul")
+        #expect(LocalCache.defaultDirectory(environment: [:]) == nil)
+    }
+}
