@@ -1,5 +1,6 @@
 import HaulFormat
 import HaulStorage
+import Synchronization
 
 /// Collects new blobs into packs, stores finished packs and writes index files (format.md §6, §7, §11).
 ///
@@ -20,7 +21,8 @@ public actor BlobSaver {
     /// False when repacking: blobs already indexed elsewhere must still be written again.
     nonisolated let dedupeAgainstIndex: Bool
     private var writers: [BlobType: PackWriter] = [:]
-    private var pending: Set<BlobID> = []
+    /// Blobs added to a pack that is not indexed yet; readable without a hop (`isPending`).
+    private let pending = Mutex(Set<BlobID>())
     /// Packs being stored right now, and the producers waiting for that to finish.
     private var storing = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
@@ -39,8 +41,12 @@ public actor BlobSaver {
 
     /// Whether the blob is stored, or in a pack being written.
     public func isKnown(_ id: BlobID) -> Bool {
-        pending.contains(id) || written.contains(id) || (dedupeAgainstIndex && repository.index.contains(id))
+        isPending(id) || written.contains(id) || (dedupeAgainstIndex && repository.index.contains(id))
     }
+
+    /// Whether the blob sits in a pack this saver has not indexed yet. A lock, not an actor hop: the archiver asks
+    /// this for every chunk before compressing it.
+    public nonisolated func isPending(_ id: BlobID) -> Bool { pending.withLock { $0.contains(id) } }
 
     /// Hashes, compresses and saves a blob if it is new; returns its id. Convenience for small blobs (trees).
     public nonisolated func save(type: BlobType, plaintext: [UInt8]) async throws -> BlobID {
@@ -67,7 +73,7 @@ public actor BlobSaver {
         try payload.withUnsafeBytes {
             try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
         }
-        pending.insert(id)
+        pending.withLock { _ = $0.insert(id) }
         statistics.blobsNew[type, default: 0] += 1
         statistics.bytesRaw += UInt64(rawLength)
         if writer.size >= repository.config.packSize {
@@ -104,10 +110,8 @@ public actor BlobSaver {
         statistics.packs += 1
         statistics.bytesStored += info.size
         repository.index.add(info)
-        for e in info.entries {
-            pending.remove(e.id)
-            if !dedupeAgainstIndex { written.insert(e.id) }
-        }
+        pending.withLock { set in for e in info.entries { set.remove(e.id) } }
+        if !dedupeAgainstIndex { for e in info.entries { written.insert(e.id) } }
         storedPacks.append(info)
         unindexed.append(info)
         if unindexed.count >= packsPerIndex { try await writeIndex() }

@@ -24,8 +24,8 @@ struct Haul: AsyncParsableCommand {
         // Stopping at once is as safe as a crash (format.md §11); leases of dead processes are stale at once.
         // Multi-MiB buffers (chunks, compressed blobs, sealed boxes) come and go all the time; with glibc's defaults
         // each is an mmap/munmap pair plus page faults (PLATFORM.md: 6x slower sealing). Keep them in the heap.
-        _ = haul_mallopt(haul_m_mmap_threshold(), 64 << 20)
-        _ = haul_mallopt(haul_m_trim_threshold(), 256 << 20)
+        _ = haul_mallopt(haul_m_mmap_threshold(), 32 << 20)
+        _ = haul_mallopt(haul_m_trim_threshold(), 64 << 20)
         signal(SIGINT) { _ in _exit(130) }
         signal(SIGTERM) { _ in _exit(130) }
         let wantsJSON = CommandLine.arguments.contains("--json")

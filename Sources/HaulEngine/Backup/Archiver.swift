@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import HaulFormat
 import HaulRepository
+import Synchronization
 
 /// What a backup is asked to do.
 public struct BackupOptions: Sendable {
@@ -12,7 +13,7 @@ public struct BackupOptions: Sendable {
     /// The snapshot whose files cache is used (format.md §12); `nil` reads everything.
     public var parent: StoredSnapshot?
     /// Files read at once.
-    public var fileConcurrency: Int = 2
+    public var fileConcurrency: Int = 3
     /// Chunks of one file hashed and compressed at once while the next ones are read.
     public var chunkConcurrency: Int = 3
 
@@ -85,7 +86,7 @@ public struct Archiver: Sendable {
         let rootID = try await saver.save(type: .tree, plaintext: Tree(nodes: rootNodes).encoded())
         try await saver.flush()
         let stats = await saver.statistics
-        var summary = await run.summary
+        var summary = run.summary
         summary.dataBlobsNew = stats.blobsNew[.data] ?? 0
         summary.bytesAdded = stats.bytesRaw
         summary.bytesStored = stats.bytesStored
@@ -116,13 +117,13 @@ public struct Archiver: Sendable {
 }
 
 /// State of one backup run.
-actor Run {
+final class Run: Sendable {
     let archiver: Archiver
     let saver: BlobSaver
     let options: BackupOptions
     let parentStart: Int64?
     let semaphore: AsyncSemaphore
-    var summary = Snapshot.Summary()
+    private let counters = Mutex(Snapshot.Summary())
 
     init(archiver: Archiver, saver: BlobSaver, options: BackupOptions, parentStart: Int64?, semaphore: AsyncSemaphore) {
         self.archiver = archiver
@@ -132,17 +133,20 @@ actor Run {
         self.semaphore = semaphore
     }
 
-    func count(_ body: (inout Snapshot.Summary) -> Void) { body(&summary) }
+    /// Updates the summary; a lock, not an actor hop, since it runs once per file.
+    func count(_ body: (inout Snapshot.Summary) -> Void) { counters.withLock { body(&$0) } }
 
-    nonisolated var repository: Repository { archiver.repository }
+    var summary: Snapshot.Summary { counters.withLock { $0 } }
 
-    nonisolated func warn(_ path: [UInt8], _ message: String) {
+    var repository: Repository { archiver.repository }
+
+    func warn(_ path: [UInt8], _ message: String) {
         archiver.warnings.add(EngineWarning(path: path, message: message))
         archiver.progress.update { $0.warnings += 1 }
     }
 
     /// Saves one entry; returns its node, or nil when it is skipped (socket, excluded, unreadable).
-    nonisolated func save(
+    func save(
         in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
     )
         async throws -> Node?
@@ -158,7 +162,7 @@ actor Run {
         case .symlink, .fifo, .characterDevice, .blockDevice:
             do {
                 let node = try MetadataReader.node(in: dir, name: name, stat: st)
-                await count { $0.otherEntries += 1 }
+                count { $0.otherEntries += 1 }
                 return node
             } catch {
                 warn(relativePath, "cannot read metadata: \(error)")
@@ -167,11 +171,11 @@ actor Run {
         }
     }
 
-    nonisolated func isExcluded(_ relativePath: [UInt8], isDirectory: Bool) -> Bool {
+    func isExcluded(_ relativePath: [UInt8], isDirectory: Bool) -> Bool {
         options.excludes.contains { $0.matches(relativePath, isDirectory: isDirectory) }
     }
 
-    nonisolated func saveDirectory(
+    func saveDirectory(
         in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
     )
         async throws -> Node?
@@ -228,12 +232,12 @@ actor Run {
         }
         let tree = Tree(nodes: children.compactMap { $0 })
         node.subtree = try await saver.save(type: .tree, plaintext: tree.encoded())
-        await count { $0.directories += 1 }
+        count { $0.directories += 1 }
         archiver.progress.update { $0.directories += 1 }
         return node
     }
 
-    nonisolated func saveFile(
+    func saveFile(
         in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
     )
         async throws -> Node?
@@ -252,7 +256,7 @@ actor Run {
             p.chunks.allSatisfy({ repository.index.contains($0.blob) })
         {
             node.chunks = p.chunks
-            await count {
+            count {
                 $0.files += 1
                 $0.filesUnchanged += 1
                 $0.bytes += st.size
@@ -277,7 +281,7 @@ actor Run {
             return nil
         }
         let isNew = parent == nil
-        await count {
+        count {
             $0.files += 1
             if isNew { $0.filesNew += 1 } else { $0.filesChanged += 1 }
             $0.bytes += st.size
@@ -289,7 +293,7 @@ actor Run {
 
     /// Reads a file's data ranges, cuts them into chunks and saves new chunks. Returns the chunk list, the bytes
     /// read, and whether the file changed while being read.
-    nonisolated func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat) async throws -> (
+    func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat) async throws -> (
         [Node.Chunk], UInt64, Bool
     ) {
         let reader = try FileReader(dir: dir, name: name)
@@ -375,10 +379,10 @@ actor Run {
     }
 
     /// Identifies a chunk and saves it if new.
-    nonisolated func store(_ chunk: [UInt8]) async throws -> BlobID {
+    func store(_ chunk: [UInt8]) async throws -> BlobID {
         let id = chunk.withUnsafeBytes { repository.blobID(of: $0) }
         if repository.index.contains(id) { return id }
-        if await saver.isKnown(id) { return id }
+        if saver.isPending(id) { return id }
         let (compression, compressed) = try chunk.withUnsafeBytes { try repository.compress($0) }
         try await saver.add(
             id: id, type: .data, compression: compression, rawLength: chunk.count, payload: compressed ?? chunk)
