@@ -88,22 +88,18 @@ public struct Pruner: Sendable {
             try await saver.flush()
             newPacks = await saver.storedPacks
             report.packsWritten = newPacks.count
-            report.bytesFreed += repack.reduce(0) { $0 + $1.0.size } - newPacks.reduce(0) { $0 + $1.size }
+            let before = repack.reduce(0) { $0 + $1.0.size }
+            let after = newPacks.reduce(0) { $0 + $1.size }
+            report.bytesFreed += before > after ? before - after : 0
         }
-        let newPackIDs = Set(newPacks.map(\.id))
-        let savedByRepack = Set(try await repository.store.list(.index).map { ObjectID(hex: $0.key.name)! })
-            .subtracting(oldIndexIDs)
-
         // New index files superseding every old one; then delete old index files, then packs.
         let supersedes = oldIndexIDs.sorted()
-        let kept = keep.filter { !newPackIDs.contains($0.id) }
-        var batches = stride(from: 0, to: kept.count, by: 2048).map { Array(kept[$0..<min($0 + 2048, kept.count)]) }
+        var batches = stride(from: 0, to: keep.count, by: 2048).map { Array(keep[$0..<min($0 + 2048, keep.count)]) }
         if batches.isEmpty { batches = [[]] }
         for batch in batches {
             _ = try await repository.writeIndexFile(IndexFile(supersedes: supersedes, packs: batch))
             report.indexFilesWritten += 1
         }
-        _ = savedByRepack
         for id in oldIndexIDs {
             try await repository.store.delete(ObjectKey(.index, id))
             report.indexFilesDeleted += 1
