@@ -15,8 +15,8 @@ struct ProgressDisplay {
         return try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(500))
                     ProgressDisplay.draw(counters.values, verb: verb, elapsed: Date().timeIntervalSince(start))
+                    try? await Task.sleep(for: .milliseconds(500))
                 }
                 return nil
             }

@@ -191,4 +191,36 @@ import Testing
         #expect(result.out.contains("--repo"))
         #expect(result.out.contains("--json"))
     }
+
+    @Test func progressLineOnATerminalOnlySummaryOtherwise() throws {
+        let dir = try tempDir("progress")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        try writeFile(src + "/a.bin", randomBytes(4 << 20, seed: 3))
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+
+        // Off a terminal: the summary only, no carriage returns.
+        let plain = try haul.run(["backup", src])
+        #expect(plain.status == 0)
+        #expect(!plain.stderr.contains("\r"))
+        #expect(plain.out.contains("snapshot"))
+
+        // On a terminal (util-linux `script` gives the command a pty): a live progress line on standard error.
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        let command = ([HaulProcess.executable, "backup", "--force", src]).map { "'\($0)'" }.joined(separator: " ")
+        script.arguments = ["-qec", command, "/dev/null"]
+        script.environment = haul.environmentForRun()
+        let out = Pipe()
+        script.standardOutput = out
+        script.standardInput = FileHandle.nullDevice
+        try script.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 0, "\(text)")
+        #expect(text.contains("\rbacked up") || text.contains("\r\u{1B}[Kbacked up"), "\(text.debugDescription)")
+        #expect(text.contains("files,"))
+    }
 }
