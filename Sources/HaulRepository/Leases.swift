@@ -71,12 +71,52 @@ public struct LeaseManager: Sendable {
 
     /// A lease counts until it expires, unless it was taken on this host by a process that no longer exists
     /// (a killed backup): such a lease is stale at once.
-    public func isLive(_ lease: Lease) -> Bool {
-        guard lease.expires > now() else { return false }
+    public func isLive(_ lease: Lease) -> Bool { staleness(of: lease) == nil }
+
+    /// Why a lease no longer counts (format.md §10).
+    public enum Staleness: String, Sendable, Codable {
+        /// Its expiry time has passed.
+        case expired
+        /// It was taken on this host by a process that no longer exists.
+        case processGone
+    }
+
+    /// Why `lease` no longer counts, or `nil` while it is live (the rule of `isLive`).
+    public func staleness(of lease: Lease) -> Staleness? {
+        guard lease.expires > now() else { return .expired }
         if lease.hostname == hostname && lease.pid != ProcessInfo.processInfo.processIdentifier {
-            if kill(lease.pid, 0) != 0 && errno == ESRCH { return false }
+            if kill(lease.pid, 0) != 0 && errno == ESRCH { return .processGone }
         }
-        return true
+        return nil
+    }
+
+    /// A lease `removeStale` deleted, with the reason.
+    public struct RemovedLease: Sendable {
+        public let key: ObjectKey
+        public let lease: Lease
+        public let reason: Staleness
+    }
+
+    /// Deletes every lease that no longer counts (expired, or of a dead process on this host) and returns them; a
+    /// live lease is never deleted. Each lease is read again just before its deletion, so one its owner refreshed
+    /// after the listing survives.
+    ///
+    /// - Throws: `corrupted` naming a lease file that cannot be parsed (what `list` throws); store errors.
+    public func removeStale() async throws -> [RemovedLease] {
+        var removed: [RemovedLease] = []
+        for (key, listed) in try await list() where !isLive(listed) {
+            guard let bytes = try? await store.get(key),
+                let lease = try? JSONDecoder.haul.decode(Lease.self, from: Data(bytes)),
+                let reason = staleness(of: lease)
+            else { continue }  // removed or refreshed meanwhile
+            do {
+                try await store.delete(key)
+            } catch let e as HaulError where e.code == .notFound {
+                continue
+            }
+            removed.append(RemovedLease(key: key, lease: lease, reason: reason))
+        }
+        return removed
     }
 
     public func refresh(_ held: Held) async throws {

@@ -28,11 +28,17 @@ public final class Repository: Sendable {
     /// The root of the local cache (format.md §15), or `nil` to keep the index table in memory.
     public let cacheDirectory: String?
     let loadedIndexFiles = Mutex<[IndexID]>([])
+    /// The name of the key file (in `keys/`) that opened or created this repository (format.md §3).
+    let openedWith: Mutex<ObjectID>
     let decompressors = Pool<ZstdDecompressor> { ZstdDecompressor() }
     let compressors: Pool<ZstdCompressor>
 
-    init(store: any BlobStore, config: RepositoryConfig, keys: MasterKeys, cacheDirectory: String? = nil) {
+    init(
+        store: any BlobStore, config: RepositoryConfig, keys: MasterKeys, keyID: ObjectID,
+        cacheDirectory: String? = nil
+    ) {
         self.store = store
+        self.openedWith = Mutex(keyID)
         self.cacheDirectory = cacheDirectory
         self.config = config
         self.keys = keys
@@ -61,8 +67,9 @@ public final class Repository: Sendable {
         let sealedConfig = try ObjectSealer.seal(
             kind: .config, plaintext: try JSONEncoder.haul.encode(config).asBytes, compression: .raw, keys: keys)
         try await store.put(.config, sealedConfig, mode: .createOnly)
-        try await store.put(ObjectKey(.keys, ObjectID(Digest256.random())), try keyFile.encoded(), mode: .createOnly)
-        return Repository(store: store, config: config, keys: keys, cacheDirectory: cacheDirectory)
+        let keyID = ObjectID(Digest256.random())
+        try await store.put(ObjectKey(.keys, keyID), try keyFile.encoded(), mode: .createOnly)
+        return Repository(store: store, config: config, keys: keys, keyID: keyID, cacheDirectory: cacheDirectory)
     }
 
     /// Opens a repository with a passphrase: tries every key file, then reads and checks the config.
@@ -80,11 +87,13 @@ public final class Repository: Sendable {
         let keyInfos = try await store.list(.keys)
         guard !keyInfos.isEmpty else { throw HaulError(.corrupted, "the repository has no key files (keys/ is empty)") }
         var keys: MasterKeys?
+        var keyID: ObjectID?
         var lastError: (any Error)?
         for info in keyInfos.sorted(by: { $0.key.name < $1.key.name }) {
             do {
                 let file = try KeyFile(decoding: try await store.get(info.key))
                 keys = try file.unwrap(passphrase: passphrase)
+                keyID = ObjectID(hex: info.key.name)
                 break
             } catch let e as HaulError where e.code == .wrongPassword {
                 continue
@@ -92,7 +101,7 @@ public final class Repository: Sendable {
                 lastError = error
             }
         }
-        guard let keys else {
+        guard let keys, let keyID else {
             if let lastError, keyInfos.count == 1 { throw lastError }
             throw HaulError(.wrongPassword, "wrong password: no key file of this repository opens with it")
         }
@@ -108,7 +117,7 @@ public final class Repository: Sendable {
             throw HaulError(
                 .corrupted, "the config belongs to repository \(config.id), the key to \(keys.repositoryID.hex)")
         }
-        return Repository(store: store, config: config, keys: keys, cacheDirectory: cacheDirectory)
+        return Repository(store: store, config: config, keys: keys, keyID: keyID, cacheDirectory: cacheDirectory)
     }
 
     // MARK: Index
