@@ -183,7 +183,10 @@ import Testing
         #expect(body?["error"]?["message"]?.contains("haul init") == true)
     }
 
-    @Test(arguments: ["init", "backup", "snapshots", "ls", "restore", "check", "forget", "prune"])
+    @Test(arguments: [
+        "init", "backup", "snapshots", "ls", "restore", "check", "forget", "prune",
+        "stats", "diff", "find", "dump",
+    ])
     func everyCommandHasHelpWithAnExample(_ command: String) throws {
         let result = try HaulProcess(repo: "/nonexistent").run([command, "--help"])
         #expect(result.status == 0)
