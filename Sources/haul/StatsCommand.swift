@@ -73,7 +73,9 @@ struct StatsCommand: AsyncParsableCommand {
             }
             print("Snapshots:     \(r.snapshots) of \(r.repositorySnapshots)")
             print("Unique blobs:  \(r.blobs) (\(r.dataBlobs) data, \(r.treeBlobs) tree)")
-            print("Raw size:      \(formatBytes(r.rawBytes)) (\(r.rawBytes) bytes)")
+            print(
+                "Raw size:      \(formatBytes(r.rawBytes)) (\(r.rawBytes) bytes, \(formatBytes(r.dataRawBytes)) of it file data)"
+            )
             print("Stored size:   \(formatBytes(r.storedBytes)) (\(r.storedBytes) bytes)")
             print("Compression:   \(String(format: "%.2f", r.compressionRatio))x")
             print(
