@@ -17,6 +17,7 @@ struct Haul: AsyncParsableCommand {
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
             CheckCommand.self, ForgetCommand.self, PruneCommand.self,
             KeyCommand.self, UnlockCommand.self,
+            StatsCommand.self, DiffCommand.self, FindCommand.self, DumpCommand.self,
         ]
     )
 

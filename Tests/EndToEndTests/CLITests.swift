@@ -187,6 +187,7 @@ import Testing
         arguments: [
             "init", "backup", "snapshots", "ls", "restore", "check", "forget", "prune",
             "unlock",
+            "stats", "diff", "find", "dump",
         ])
     func everyCommandHasHelpWithAnExample(_ command: String) throws {
         let result = try HaulProcess(repo: "/nonexistent").run([command, "--help"])
