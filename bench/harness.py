@@ -132,7 +132,7 @@ class Recorder:
         if record:
             self.write(rec)
         status = "ok" if proc.returncode == 0 else f"EXIT {proc.returncode}"
-        print(f"  {tool:8s} {step:22s} {wall:8.2f} s  cpu {cpu:7.2f} s  rss {rec.get('maxrss_kib', 0) / 1024:7.1f} MiB"
+        print(f"  [{time.strftime('%H:%M:%S')}] {tool:8s} {step:22s} {wall:8.2f} s  cpu {cpu:7.2f} s  rss {rec.get('maxrss_kib', 0) / 1024:7.1f} MiB"
               f"  other-cpu {rec['other_cpu_s']:6.2f} s  {status}", flush=True)
         if check and proc.returncode != 0:
             with open(ofile, errors="replace") as f:
@@ -322,50 +322,61 @@ def run_references(rec, work, base, nbytes):
     shutil.rmtree(copy, ignore_errors=True)
 
 
-def run_tool(rec, tool_cls, work, base, mutate_seed):
+def run_tools(rec, names, work, base, mutate_seed):
+    """All tools on one copy of the dataset, step by step (each tool on its own fresh repository), so the tree is
+    copied and mutated once, and a disturbance from other processes is spread over the tools rather than hitting
+    one tool's whole run."""
     data = os.path.join(work, "data")
-    repo = os.path.join(work, f"repo-{tool_cls.name}")
-    restore = os.path.join(work, "restore")
-    for p in (data, repo, restore):
+    tools = [TOOLS[n](os.path.join(work, f"repo-{n}")) for n in names]
+    for p in [data, os.path.join(work, "restic-cache"), os.path.join(work, "borg-base")] + [t.repo for t in tools]:
         shutil.rmtree(p, ignore_errors=True)
-    for p in ("restic-cache", "borg-base"):
-        shutil.rmtree(os.path.join(work, p), ignore_errors=True)
     subprocess.run(["cp", "-a", base, data], check=True)
     subprocess.run(["sync"], check=True)
-    t = tool_cls(repo)
-    name = t.name
-    print(f"{name}:")
     nbytes = tree_bytes(data)
-    rec.run(name, "init", t.init(), cwd=work, repo=repo)
-    # key derivation / repository opening cost: median of three opens of the empty repository
-    opens = [rec.run(name, "open (KDF)", t.open_only(), cwd=work, record=False)["wall_s"] for _ in range(3)]
-    rec.write({"tool": name, "step": "open (KDF)", "wall_s": round(statistics.median(opens), 3), "samples": opens})
-    r = rec.run(name, "initial backup", t.backup("initial", "data"), cwd=work, warm_paths=[data],
-                source_bytes=nbytes, repo=repo)
-    after_initial = r["repo_bytes"]
-    r = rec.run(name, "no-change backup", t.backup("nochange", "data"), cwd=work, warm_paths=[data],
-                source_bytes=nbytes, repo=repo)
-    before_incr = r["repo_bytes"]
+    print("init and key derivation:")
+    for t in tools:
+        rec.run(t.name, "init", t.init(), cwd=work, repo=t.repo)
+        # opening cost (key derivation): median of three opens of the empty repository
+        opens = [rec.run(t.name, "open (KDF)", t.open_only(), cwd=work, record=False)["wall_s"] for _ in range(3)]
+        rec.write({"tool": t.name, "step": "open (KDF)", "wall_s": round(statistics.median(opens), 3),
+                   "samples": opens})
+    before_incr, after_initial = {}, {}
+    for step, label in (("initial backup", "initial"), ("no-change backup", "nochange")):
+        print(f"{step}:")
+        for t in tools:
+            r = rec.run(t.name, step, t.backup(label, "data"), cwd=work, warm_paths=[data], source_bytes=nbytes,
+                        repo=t.repo)
+            (after_initial if label == "initial" else before_incr)[t.name] = r["repo_bytes"]
     out = subprocess.run([sys.executable, os.path.join(HERE, "datagen.py"), "mutate", "--seed", str(mutate_seed),
                           data], capture_output=True, text=True, check=True)
-    mut = json.loads(out.stdout)
-    rec.write({"tool": name, "step": "mutation", "summary": mut})
+    rec.write({"tool": "-", "step": "mutation", "summary": json.loads(out.stdout)})
+    subprocess.run(["sync"], check=True)
     nbytes2 = tree_bytes(data)
-    r = rec.run(name, "incremental backup", t.backup("incremental", "data"), cwd=work, warm_paths=[data],
-                source_bytes=nbytes2, repo=repo)
-    rec.write({"tool": name, "step": "repo growth", "initial_repo_bytes": after_initial,
-               "incremental_growth_bytes": r["repo_bytes"] - before_incr})
-    os.makedirs(restore)
-    cmd = t.restore("incremental", restore)
-    r = rec.run(name, "restore", cmd, cwd=restore if name == "borg" else work, warm_paths=[repo],
-                source_bytes=nbytes2)
-    ok, detail = verify_restore(data, restore)
-    rec.write({"tool": name, "step": "restore verify", "equal": ok, "detail": detail if not ok else "diff -r clean"})
-    print(f"  {name:8s} restore verified: {'equal (diff -r)' if ok else 'DIFFERENT: ' + detail[:300]}")
-    shutil.rmtree(restore, ignore_errors=True)
-    rec.run(name, "check --read-data", t.check(), cwd=work, warm_paths=[repo], source_bytes=nbytes2, repo=repo)
-    shutil.rmtree(repo, ignore_errors=True)
-    shutil.rmtree(data, ignore_errors=True)
+    print("incremental backup:")
+    for t in tools:
+        r = rec.run(t.name, "incremental backup", t.backup("incremental", "data"), cwd=work, warm_paths=[data],
+                    source_bytes=nbytes2, repo=t.repo)
+        rec.write({"tool": t.name, "step": "repo growth", "initial_repo_bytes": after_initial[t.name],
+                   "incremental_growth_bytes": r["repo_bytes"] - before_incr[t.name]})
+    print("restore:")
+    restores = []
+    for t in tools:
+        restore = os.path.join(work, f"restore-{t.name}")
+        shutil.rmtree(restore, ignore_errors=True)
+        os.makedirs(restore)
+        rec.run(t.name, "restore", t.restore("incremental", restore), cwd=restore if t.name == "borg" else work,
+                warm_paths=[t.repo], source_bytes=nbytes2)
+        ok, detail = verify_restore(data, restore)
+        rec.write({"tool": t.name, "step": "restore verify", "equal": ok,
+                   "detail": "diff -r clean" if ok else detail})
+        print(f"  {t.name:8s} restore verified: {'equal (diff -r)' if ok else 'DIFFERENT: ' + detail[:300]}")
+        restores.append(restore)  # deleted at the end: deleting a big tree is slow here
+    print("check:")
+    for t in tools:
+        rec.run(t.name, "check --read-data", t.check(), cwd=work, warm_paths=[t.repo], source_bytes=nbytes2,
+                repo=t.repo)
+    for p in [data] + restores + [t.repo for t in tools]:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def main_run(args):
@@ -400,8 +411,7 @@ def main_run(args):
     started = time.monotonic()
     if not args.no_refs:
         run_references(rec, work, base, nbytes)
-    for name in tools:
-        run_tool(rec, TOOLS[name], work, base, args.mutate_seed)
+    run_tools(rec, tools, work, base, args.mutate_seed)
     meta["total_s"] = round(time.monotonic() - started, 1)
     with open(os.path.join(run_dir, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -468,7 +478,7 @@ def report(run_dir):
         lines.append("| reference | wall s | MB/s | CPU s | peak RSS MiB | other-process CPU s (cores) |")
         lines.append("|---|---:|---:|---:|---:|---:|")
         for s in refs:
-            lines.append(f"| `{s['step']}` | {s['wall_s']:.2f} | {fmt(s.get('mb_per_s'), 0)} | {s['cpu_s']:.2f} | "
+            lines.append(f"| `{s['step'].replace('|', chr(92) + '|')}` | {s['wall_s']:.2f} | {fmt(s.get('mb_per_s'), 0)} | {s['cpu_s']:.2f} | "
                          f"{s.get('maxrss_kib', 0) / 1024:.1f} | {s['other_cpu_s']:.2f} ({s['other_cores']:.2f}) |")
         lines.append("")
     lines.append("Per tool and step (wall time; throughput of source data; CPU = user+sys; "
@@ -531,7 +541,7 @@ def targets(by, tools):
     tz = get("ref", "tar | zstd -3 -T0")
     if tz:
         h = get("haul", "initial backup")
-        row("initial backup faster than tar | zstd -3 -T0", f"{h:.2f} vs {tz:.2f} s", h < tz)
+        row("initial backup faster than tar \\| zstd -3 -T0", f"{h:.2f} vs {tz:.2f} s", h < tz)
     if "restic" in tools:
         h, r = get("haul", "no-change backup") - hk, get("restic", "no-change backup") - rk
         row("no-change rerun ≤ 0.3× restic (KDF/open subtracted from both)",
