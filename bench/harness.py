@@ -38,11 +38,11 @@ PASSWORD = "bench-passphrase-not-secret"
 # ---------------------------------------------------------------------------------------------------------- measuring
 
 def cpu_busy_seconds():
-    """Busy CPU seconds of the whole machine since boot (all states but idle and iowait)."""
+    """(busy, user) CPU seconds of the whole machine since boot: busy is every state but idle and iowait."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK, (user + nice) / CLK_TCK
 
 
 def du_bytes(path):
@@ -122,7 +122,9 @@ class Recorder:
         rec.update(parse_time_v(tfile))
         cpu = rec.get("user_s", 0) + rec.get("sys_s", 0)
         rec["cpu_s"] = round(cpu, 2)
-        rec["other_cpu_s"] = round(max(0.0, busy1 - busy0 - cpu), 2)
+        rec["other_cpu_s"] = round(max(0.0, busy1[0] - busy0[0] - cpu), 2)
+        # split: user-mode CPU of other processes (builds, ...) vs kernel time (writeback, reclaim, interrupts)
+        rec["other_user_s"] = round(max(0.0, busy1[1] - busy0[1] - rec.get("user_s", 0)), 2)
         rec["other_cores"] = round(rec["other_cpu_s"] / wall, 2) if wall > 0 else 0
         if source_bytes is not None:
             rec["source_bytes"] = source_bytes
@@ -442,6 +444,13 @@ def fmt(x, nd=2):
     return str(x)
 
 
+def other(s):
+    text = f"{s['other_cpu_s']:.2f} ({s['other_cores']:.2f})"
+    if "other_user_s" in s:
+        text += f", user {s['other_user_s']:.2f}"
+    return text
+
+
 def mib(b):
     return f"{b / 2**20:.1f}" if b is not None else "–"
 
@@ -479,7 +488,7 @@ def report(run_dir):
         lines.append("|---|---:|---:|---:|---:|---:|")
         for s in refs:
             lines.append(f"| `{s['step'].replace('|', chr(92) + '|')}` | {s['wall_s']:.2f} | {fmt(s.get('mb_per_s'), 0)} | {s['cpu_s']:.2f} | "
-                         f"{s.get('maxrss_kib', 0) / 1024:.1f} | {s['other_cpu_s']:.2f} ({s['other_cores']:.2f}) |")
+                         f"{s.get('maxrss_kib', 0) / 1024:.1f} | {other(s)} |")
         lines.append("")
     lines.append("Per tool and step (wall time; throughput of source data; CPU = user+sys; "
                  "`other` = CPU seconds used by all other processes during the step, and average busy cores; "
@@ -503,7 +512,7 @@ def report(run_dir):
             lines.append(
                 f"| {step} | {t} | {s['wall_s']:.2f} | {fmt(s.get('mb_per_s'), 0)} | {s['cpu_s']:.2f} | "
                 f"{s.get('maxrss_kib', 0) / 1024:.1f} | {mib(s.get('repo_bytes'))} | {s['sync_after_s']:.2f} | "
-                f"{s['other_cpu_s']:.2f} ({s['other_cores']:.2f}) | {ratio} |")
+                f"{other(s)} | {ratio} |")
     lines.append("")
     growth = {t: by.get((t, "repo growth")) for t in tools}
     verify = {t: by.get((t, "restore verify")) for t in tools}
