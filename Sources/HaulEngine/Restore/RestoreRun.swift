@@ -13,6 +13,10 @@ final class RestoreRun: Sendable {
     let root: DirectoryHandle
     /// (device, inode) of restored multi-link files → path components of their first name below `root`.
     private let firstLinks = Mutex<[HardlinkKey: [[UInt8]]]>([:])
+    /// Trees the totals pass loaded, kept for the restore pass (up to `treeCacheNodes` nodes in all) so that each tree
+    /// is fetched, authenticated and decoded once.
+    private let treeCache = Mutex<(trees: [BlobID: Tree], nodes: Int)>(([:], 0))
+    static let treeCacheNodes = 250_000
     private let warningsAdded = Mutex(0)
 
     struct HardlinkKey: Hashable {
@@ -58,9 +62,22 @@ final class RestoreRun: Sendable {
 
     // MARK: Loading
 
-    func loadTree(_ id: BlobID, path: [UInt8]) async throws -> Tree {
+    func loadTree(_ id: BlobID, path: [UInt8], keep: Bool = false) async throws -> Tree {
+        if let cached = treeCache.withLock({ $0.trees.removeValue(forKey: id) }) {
+            treeCache.withLock { $0.nodes -= cached.nodes.count }
+            return cached
+        }
         do {
-            return try await source.loadTree(id)
+            let tree = try await source.loadTree(id)
+            if keep {
+                treeCache.withLock { cache in
+                    if cache.nodes + tree.nodes.count <= Self.treeCacheNodes, cache.trees[id] == nil {
+                        cache.trees[id] = tree
+                        cache.nodes += tree.nodes.count
+                    }
+                }
+            }
+            return tree
         } catch let error as HaulError {
             throw HaulError(
                 error.code, "cannot restore directory \(printable(path)): \(error.message)",
@@ -104,7 +121,8 @@ final class RestoreRun: Sendable {
             case .directory:
                 guard let subtree = node.subtree else { continue }
                 let sub = try await totals(
-                    of: try await loadTree(subtree, path: nodePath), path: nodePath, included: selected == .all)
+                    of: try await loadTree(subtree, path: nodePath, keep: true), path: nodePath,
+                    included: selected == .all)
                 files += sub.files
                 bytes += sub.bytes
             default:
