@@ -16,6 +16,7 @@ struct Haul: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
             CheckCommand.self, ForgetCommand.self, PruneCommand.self,
+            RepairCommand.self,
         ]
     )
 
