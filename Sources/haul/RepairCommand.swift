@@ -85,10 +85,16 @@ struct RepairSnapshotsCommand: AsyncParsableCommand {
             for p in d.emptiedDirectories { print("  directory emptied (tree missing): /\(p)") }
             for p in d.removedFiles { print("  file removed (data missing): /\(p)") }
             if let r = d.repaired {
-                print("  saved as snapshot \(r.prefix(16))\(d.forgotten ? ", damaged snapshot removed" : "")")
+                let how = d.reused ? "already saved as" : "saved as"
+                print("  \(how) snapshot \(r.prefix(16))\(d.forgotten ? ", damaged snapshot removed" : "")")
             }
         }
         let verb = dryRun ? "would repair" : "repaired"
         print("\(report.snapshots) snapshots: \(report.intact) intact, \(verb) \(report.damaged.count)")
+        if !dryRun && !forget && !report.damaged.isEmpty {
+            print(
+                "the damaged snapshots are kept and `haul check` still reports them; remove them with "
+                    + "`haul repair snapshots --forget` (their repaired copies are reused)")
+        }
     }
 }

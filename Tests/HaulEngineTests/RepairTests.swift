@@ -264,13 +264,21 @@ struct DamageFixture {
         #expect(dry.damaged.first?.repaired == nil)
         #expect(try await f.store.list(.snapshots).count == 1)
 
+        let kept = try await SnapshotRepairer(repository: try await f.reopen()).repair(forget: false, dryRun: false)
+        let first = try #require(kept.damaged.first)
+        #expect(!first.forgotten && !first.reused)
+        #expect(try await f.store.list(.snapshots).count == 2)
+
+        // A later run with --forget finds the damage again, reuses the salvaged copy and removes the original.
         let report = try await SnapshotRepairer(repository: try await f.reopen()).repair(forget: true, dryRun: false)
-        #expect(report.snapshots == 1)
+        #expect(report.snapshots == 2)
+        #expect(report.intact == 1)
         #expect(report.damaged.count == 1)
         let damage = try #require(report.damaged.first)
         #expect(damage.snapshot == f.snapshot.id.hex)
         #expect(damage.removedFiles.map(\.description) == expected)
         #expect(damage.emptiedDirectories.isEmpty)
+        #expect(damage.reused && damage.repaired == first.repaired)
         #expect(damage.forgotten)
 
         let repo = try await f.reopen()

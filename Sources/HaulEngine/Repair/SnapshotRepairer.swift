@@ -12,6 +12,8 @@ public struct RepairedSnapshot: Sendable, Codable {
     public var removedFiles: [LosslessBytes] = []
     /// Directories whose tree blob is missing or unreadable: they become empty directories (the root too).
     public var emptiedDirectories: [LosslessBytes] = []
+    /// Whether `repaired` was written by an earlier run (same salvaged tree, this snapshot as parent).
+    public var reused = false
     /// Whether the damaged snapshot was deleted (`--forget`).
     public var forgotten = false
 }
@@ -29,7 +31,8 @@ public struct SnapshotRepairReport: Sendable, Codable {
 /// tree blob is missing or fails to open becomes an empty directory. The trees along the damaged paths are
 /// rewritten bottom-up and saved as new tree blobs, the packs are flushed with their index file, and only then is a
 /// new snapshot written (format.md §11): same time, paths, host and tags plus `repaired`, `parent` = the damaged
-/// snapshot. With `forget` the damaged snapshot is deleted afterwards. Undamaged snapshots are not touched.
+/// snapshot. With `forget` the damaged snapshot is deleted afterwards. Undamaged snapshots are not touched. Running it
+/// again finds the damaged snapshots again but reuses their salvaged copies, so `forget` may be given on a later run.
 ///
 /// Damage is judged by the index, so every pack the index names must be present: after a pack is lost, run
 /// `IndexRebuilder` (`haul repair index`) first; `repair` refuses otherwise.
@@ -67,11 +70,23 @@ public struct SnapshotRepairer: Sendable {
         // Every rewritten tree is durable and indexed before a snapshot refers to it.
         try await walker.saver?.flush()
 
+        // A salvaged copy written by an earlier run (without `forget`) is reused, not written twice.
+        var earlier: [String: SnapshotID] = [:]
+        for s in snapshots where s.snapshot.tags.contains(Self.tag) {
+            if let parent = s.snapshot.parent { earlier[parent + s.snapshot.tree] = s.id }
+        }
         for (s, root, damage) in pending {
             var entry = RepairedSnapshot(snapshot: s.id.hex)
             entry.removedFiles = damage.files.map(LosslessBytes.init)
             entry.emptiedDirectories = damage.directories.map(LosslessBytes.init)
-            if !dryRun {
+            if let copy = earlier[s.id.hex + root.hex] {
+                entry.repaired = copy.hex
+                entry.reused = true
+                if forget && !dryRun {
+                    try await repository.deleteSnapshot(s.id)
+                    entry.forgotten = true
+                }
+            } else if !dryRun {
                 var fixed = s.snapshot
                 fixed.tree = root.hex
                 fixed.parent = s.id.hex
