@@ -279,15 +279,21 @@ public final class Repository: Sendable {
             throw HaulError(.corrupted, "\(what) has an impossible header length \(headerLength)")
         }
         let sealedHeader = Array(bytes[(bytes.count - 4 - headerLength)..<(bytes.count - 4)])
+        let entries = try openPackHeader(
+            sealedHeader, preamble: Array(bytes[0..<PackLayout.preambleLength]), salt: salt, what: what)
+        return (type, salt, entries)
+    }
+
+    /// Opens a sealed pack header with the pack's preamble as associated data and decodes its entries (format.md §6).
+    func openPackHeader(_ sealedHeader: [UInt8], preamble: [UInt8], salt: [UInt8], what: String) throws -> [PackEntry] {
         let sealer = PackSealer(keys: keys, salt: salt)
         let plain: [UInt8]
         do {
-            plain = try sealer.openHeader(sealedHeader, preamble: Array(bytes[0..<PackLayout.preambleLength]))
+            plain = try sealer.openHeader(sealedHeader, preamble: preamble)
         } catch {
             throw HaulError(.corrupted, "\(what) has a header that fails authentication", cause: error)
         }
-        let header = try PackHeader(decoding: plain, what: what)
-        return (type, salt, header.entries)
+        return try PackHeader(decoding: plain, what: what).entries
     }
 
     // MARK: Snapshots

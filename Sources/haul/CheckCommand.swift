@@ -13,7 +13,10 @@ struct CheckCommand: AsyncParsableCommand {
             snapshot's trees load and name only indexed blobs. With --read-data also: every pack's SHA-256 matches its \
             name and every blob authenticates and matches its id. Damaged packs are named with the files they affect.
 
+            --read-data-subset reads only some packs: N/M splits the packs into M fixed groups by id and reads group             N, so running 1/M, 2/M … M/M (say one a day) reads every pack exactly once; P% reads a random P percent             of the packs; a size (500M, 2G; K, M, G, T are powers of 1024) reads random packs until that many bytes             are read.
+
             Example: haul check --repo /backup/repo --read-data
+            Example: haul check --repo /backup/repo --read-data-subset 3/7
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -21,15 +24,36 @@ struct CheckCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Read and verify all data.")
     var readData = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Read and verify only a subset of the packs: N/M (group N of M), P% (random percentage) or a size.",
+            valueName: "subset"))
+    var readDataSubset: String?
+
+    func validate() throws {
+        if readData && readDataSubset != nil {
+            throw ValidationError("give either --read-data or --read-data-subset, not both")
+        }
+        if let readDataSubset {
+            do {
+                _ = try PackSubset(parsing: readDataSubset)
+            } catch let e as HaulError {
+                throw ValidationError("--read-data-subset: \(e.message)")
+            }
+        }
+    }
+
     func run() async throws {
+        let subset = try readDataSubset.map { try PackSubset(parsing: $0) } ?? .all
         let repository = try await global.openRepository(loadIndex: false)
         let counters = ProgressCounters()
         let checker = Checker(repository: repository, progress: counters)
-        let readData = self.readData
+        let readData = self.readData || readDataSubset != nil
         let report = try await global.leases(repository).withLease(.shared, purpose: "check") {
             try await ProgressDisplay(counters: counters, verb: "checked").run(enabled: global.showProgress && readData)
             {
-                try await checker.check(readData: readData)
+                try await checker.check(readData: readData, subset: subset)
             }
         }
         if global.json {
@@ -38,7 +62,11 @@ struct CheckCommand: AsyncParsableCommand {
             print(
                 "\(report.indexFiles) index files, \(report.packs) packs, \(report.blobs) blobs, \(report.snapshots) snapshots, \(report.trees) trees"
             )
-            if readData { print("read \(report.packsRead) packs, \(formatBytes(report.bytesRead))") }
+            if readData {
+                let of =
+                    readDataSubset.map { " (subset \($0): \(report.readPacks.count) of \(report.packs) packs)" } ?? ""
+                print("read \(report.packsRead) packs, \(formatBytes(report.bytesRead))\(of)")
+            }
             if !report.unreferencedPacks.isEmpty {
                 print(
                     "\(report.unreferencedPacks.count) packs are not in any index (left by an interrupted backup; `haul prune` removes them)"

@@ -18,6 +18,7 @@ struct Haul: AsyncParsableCommand {
             CheckCommand.self, ForgetCommand.self, PruneCommand.self,
             KeyCommand.self, UnlockCommand.self,
             StatsCommand.self, DiffCommand.self, FindCommand.self, DumpCommand.self,
+            RepairCommand.self,
         ]
     )
 

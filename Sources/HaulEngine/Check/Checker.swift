@@ -29,6 +29,10 @@ public struct CheckReport: Sendable, Codable {
     public var trees = 0
     public var packsRead = 0
     public var bytesRead: UInt64 = 0
+    /// The subset of packs read (`all`, `2/7`, `10%`, `524288000 bytes`), `nil` without reading data.
+    public var readSubset: String?
+    /// The packs whose data was read, in ascending id order (missing packs and those of the wrong size are not read).
+    public var readPacks: [String] = []
     public var problems: [CheckProblem] = []
     public var unreferencedPacks: [String] = []
     public var affectedFiles: [AffectedFile] = []
@@ -36,7 +40,8 @@ public struct CheckReport: Sendable, Codable {
 }
 
 /// Verifies a repository (format.md §11): the index against the packs present, every snapshot's trees and the blobs
-/// they name, and with `readData` every byte of every pack (SHA-256 name, header, each blob's tag and id).
+/// they name, and with `readData` every byte of every pack (SHA-256 name, header, each blob's tag and id), or of a
+/// subset of the packs (`PackSubset`).
 public struct Checker: Sendable {
     public let repository: Repository
     public let progress: ProgressCounters
@@ -46,7 +51,17 @@ public struct Checker: Sendable {
         self.progress = progress
     }
 
-    public func check(readData: Bool) async throws -> CheckReport {
+    /// Checks the repository; with `readData`, reads the packs `subset` selects (random choices from the system
+    /// random source).
+    public func check(readData: Bool, subset: PackSubset = .all) async throws -> CheckReport {
+        var random = SystemRandomNumberGenerator()
+        return try await check(readData: readData, subset: subset, using: &random)
+    }
+
+    /// Checks the repository; with `readData`, reads the packs `subset` selects, drawing random choices from `random`.
+    public func check<R: RandomNumberGenerator>(readData: Bool, subset: PackSubset, using random: inout R)
+        async throws -> CheckReport
+    {
         var report = CheckReport()
         let load = try await repository.loadIndex()
         report.indexFiles = load.files
@@ -75,8 +90,12 @@ public struct Checker: Sendable {
         report.unreferencedPacks = present.keys.filter { !indexedSet.contains($0) }.map(\.hex).sorted()
 
         if readData {
-            progress.update { $0.totalBytes = indexed.reduce(0) { $0 + $1.size } }
-            let toRead = indexed.map(\.id).filter { !badPacks.contains($0) }
+            let selected = subset.select(from: indexed, using: &random)
+            let toRead = selected.filter { !badPacks.contains($0) }
+            let sizes = Dictionary(indexed.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a })
+            report.readSubset = subset.description
+            report.readPacks = toRead.map(\.hex)
+            progress.update { $0.totalBytes = toRead.reduce(0) { $0 + (sizes[$1] ?? 0) } }
             let width = 2
             try await withThrowingTaskGroup(of: (PackID, Int, (any Error)?).self) { group in
                 var next = 0

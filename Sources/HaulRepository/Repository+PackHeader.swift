@@ -1,0 +1,60 @@
+import HaulFormat
+import HaulStorage
+
+extension Repository {
+    /// What a pack's header says about it: enough to index it (format.md §6, §7).
+    public struct PackHeaderSummary: Sendable, Hashable {
+        public var type: BlobType
+        public var info: IndexFile.PackInfo
+    }
+
+    /// Reads only a pack's preamble and header with ranged reads, never its blobs: the preamble for the salt, the
+    /// last bytes for the trailer (`u32` header length) and the sealed header (format.md §6). Used by
+    /// `repair index` to rebuild the index from packs alone.
+    ///
+    /// The header is authenticated (its tag covers the preamble) and its entries are checked to lie between the
+    /// preamble and the header, with the pack's blob type. The blobs and the pack's SHA-256 are not verified: that is
+    /// `check --read-data`'s job.
+    ///
+    /// - Parameters:
+    ///   - id: the pack.
+    ///   - size: the pack's size in bytes as listed by the store.
+    ///   - prefetch: how many bytes of the tail to read at once; a longer header costs a second ranged read.
+    /// - Throws: `notFound` if the pack is gone, `corrupted` if its preamble, trailer or header is damaged.
+    public func readPackHeader(_ id: PackID, size: Int64, prefetch: Int = 64 << 10) async throws -> PackHeaderSummary {
+        let what = "pack \(id.hex)"
+        let key = ObjectKey(.data, id)
+        let minimum = Int64(PackLayout.preambleLength + PackLayout.tagLength + 4 + 4)
+        guard size >= minimum else { throw HaulError(.corrupted, "\(what) is truncated (\(size) bytes)") }
+        let preamble = try await store.get(key, offset: 0, length: PackLayout.preambleLength)
+        let (type, salt) = try PackLayout.parsePreamble(preamble[...], what: what)
+
+        // One read of the tail usually holds the trailer and the whole header (46 bytes per blob).
+        let tailLength = Int(min(size - Int64(PackLayout.preambleLength), Int64(max(4, prefetch))))
+        let tail = try await store.get(key, offset: size - Int64(tailLength), length: tailLength)
+        guard tail.count == tailLength else { throw HaulError(.corrupted, "\(what) is shorter than listed") }
+        var r = ByteReader(Array(tail[(tail.count - 4)...]), what: what)
+        let headerLength = Int(try r.u32())
+        let headerStart = size - 4 - Int64(headerLength)
+        guard headerLength >= PackLayout.tagLength + 4, headerStart >= Int64(PackLayout.preambleLength) else {
+            throw HaulError(.corrupted, "\(what) has an impossible header length \(headerLength)")
+        }
+        let sealedHeader: [UInt8]
+        if headerLength + 4 <= tail.count {
+            sealedHeader = Array(tail[(tail.count - 4 - headerLength)..<(tail.count - 4)])
+        } else {
+            sealedHeader = try await store.get(key, offset: headerStart, length: headerLength)
+            guard sealedHeader.count == headerLength else { throw HaulError(.corrupted, "\(what) is truncated") }
+        }
+        let entries = try openPackHeader(sealedHeader, preamble: preamble, salt: salt, what: what)
+        for e in entries {
+            guard e.type == type, Int64(e.offset) >= Int64(PackLayout.preambleLength),
+                Int64(e.offset) + Int64(e.storedLength) <= headerStart
+            else {
+                throw HaulError(.corrupted, "\(what) has a header entry for blob \(e.id.hex) outside its blob area")
+            }
+        }
+        return PackHeaderSummary(
+            type: type, info: IndexFile.PackInfo(id: id, size: UInt64(size), salt: salt, entries: entries))
+    }
+}
