@@ -14,11 +14,18 @@ struct BackupCommand: AsyncParsableCommand {
             which starts with the last component of each PATH: `*` within a name, `**` across directories, a \
             pattern without `/` matches a name at any depth, a trailing `/` only directories (docs/patterns.md).
 
-            Paths come from the arguments and from --files-from FILE (one per line, `-` reads standard input; blank             lines and lines starting with # are ignored). --exclude-file FILE reads patterns the same way.             --one-file-system stays on the file system of each PATH (a mount point below it is kept as an empty             directory). --exclude-caches leaves out the content of directories holding a valid CACHEDIR.TAG.
+            Paths come from the arguments and from --files-from FILE (one per line, `-` reads standard input; \
+            blank lines and lines starting with # are ignored). --exclude-file FILE reads patterns the same way. \
+            --one-file-system stays on the file system of each PATH (a mount point below it is kept as an empty \
+            directory). --exclude-caches leaves out the content of directories holding a valid CACHEDIR.TAG.
 
-            --stdin backs up standard input as one file, --stdin-filename NAME (default stdin), in the snapshot             root, streamed through the chunker: `pg_dump db | haul backup --stdin --stdin-filename db.sql`.
+            --stdin backs up standard input as one file, --stdin-filename NAME (default stdin), in the snapshot \
+            root, streamed through the chunker: `pg_dump db | haul backup --stdin --stdin-filename db.sql`.
 
-            --pre-command CMD runs `/bin/sh -c CMD` first; if it fails, nothing is written and the exit status is 1.             --post-command CMD runs afterwards, also after a failed backup, with HAUL_BACKUP_STATUS=ok or failed             (and HAUL_SNAPSHOT_ID when a snapshot was written) in its environment; a failing post-command makes the             exit status 1. Their output goes to standard error.
+            --pre-command CMD runs `/bin/sh -c CMD` first; if it fails, nothing is written and the exit status is \
+            1. --post-command CMD runs afterwards, also after a failed backup, with HAUL_BACKUP_STATUS=ok or failed \
+            (and HAUL_SNAPSHOT_ID when a snapshot was written) in its environment; a failing post-command makes \
+            the exit status 1. Their output goes to standard error.
 
             Exit status 3 means the snapshot was written but some files could not be read (they are listed).
 

@@ -92,6 +92,47 @@ final class InterruptingBlobSource: BlobSource {
         #expect(differences2.isEmpty, "\(differences2.joined(separator: "\n"))")
     }
 
+    @Test func resumeLinksLaterNamesToAFirstNameFinishedBeforeTheBreak() async throws {
+        let s = MemoryBlobSource()
+        func linked(_ name: String) -> Node {
+            var n = s.file([UInt8](name), size: 6, pieces: [(0, [UInt8]("shared"))], mode: 0o640)
+            n.device = 5
+            n.inode = 6
+            n.linkCount = 3
+            return n
+        }
+        let root = s.addTree([
+            s.directory(
+                [UInt8]("a"), [linked("first"), s.file([UInt8]("y"), size: 1, pieces: [(0, [1])])], mode: 0o751),
+            s.directory([UInt8]("b"), [linked("second")], mode: 0o705),
+            linked("third"),
+        ])
+        let scratch = ScratchDirectory()
+        // The break comes at a/y: a/first is complete, b/second and third do not exist yet.
+        await #expect(throws: HaulError.self) {
+            _ = try await restorer(InterruptingBlobSource(base: s, limit: 1), .refuseNonEmptyTarget).restore(
+                root: root, to: scratch.bytes)
+        }
+        #expect(access(scratch.sub("a/first"), F_OK) == 0 && access(scratch.sub("b"), F_OK) != 0)
+        // A separate file in the way of a later name (same size and mtime) is replaced by the link.
+        writeFile(scratch.sub("third"), [UInt8]("shared"))
+        var times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 123_456_789)]
+        times.append(times[0])
+        _ = times.withUnsafeBufferPointer { utimensat(AT_FDCWD, scratch.sub("third"), $0.baseAddress, 0) }
+
+        let summary = try await restorer(s, .ifChanged).restore(root: root, to: scratch.bytes)
+        #expect(summary.unchanged == 1 && summary.hardlinks == 2 && summary.files == 1)
+        let dir = try DirectoryHandle(path: scratch.bytes)
+        let first = try DirectoryHandle(parent: dir, name: [UInt8]("a")).stat([UInt8]("first"))
+        let second = try DirectoryHandle(parent: dir, name: [UInt8]("b")).stat([UInt8]("second"))
+        let third = try dir.stat([UInt8]("third"))
+        #expect(first.inode == second.inode && first.inode == third.inode && first.linkCount == 3)
+        for (name, mode) in [("a", 0o751), ("b", 0o705)] {
+            let st = try dir.stat([UInt8](name))
+            #expect(st.mode == UInt32(mode) && st.mtime == Node.Timestamp(seconds: 1_600_000_000, nanoseconds: 42))
+        }
+    }
+
     @Test func ifChangedKeepsUnchangedFilesAndRewritesModifiedOnes() async throws {
         let source = MemoryBlobSource()
         let root = source.addTree([
