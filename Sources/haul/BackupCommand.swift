@@ -14,6 +14,19 @@ struct BackupCommand: AsyncParsableCommand {
             which starts with the last component of each PATH: `*` within a name, `**` across directories, a \
             pattern without `/` matches a name at any depth, a trailing `/` only directories (docs/patterns.md).
 
+            Paths come from the arguments and from --files-from FILE (one per line, `-` reads standard input; \
+            blank lines and lines starting with # are ignored). --exclude-file FILE reads patterns the same way. \
+            --one-file-system stays on the file system of each PATH (a mount point below it is kept as an empty \
+            directory). --exclude-caches leaves out the content of directories holding a valid CACHEDIR.TAG.
+
+            --stdin backs up standard input as one file, --stdin-filename NAME (default stdin), in the snapshot \
+            root, streamed through the chunker: `pg_dump db | haul backup --stdin --stdin-filename db.sql`.
+
+            --pre-command CMD runs `/bin/sh -c CMD` first; if it fails, nothing is written and the exit status is \
+            1. --post-command CMD runs afterwards, also after a failed backup, with HAUL_BACKUP_STATUS=ok or failed \
+            (and HAUL_SNAPSHOT_ID when a snapshot was written) in its environment; a failing post-command makes \
+            the exit status 1. Their output goes to standard error.
+
             Exit status 3 means the snapshot was written but some files could not be read (they are listed).
 
             Example: haul backup --repo /backup/repo /srv/data --exclude '*.tmp' --exclude 'cache/' --tag daily
@@ -22,10 +35,34 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "Files or directories to back up.")
-    var paths: [String]
+    var paths: [String] = []
 
     @Option(name: .long, help: "Exclude paths matching this glob (repeatable).")
     var exclude: [String] = []
+
+    @Option(name: .long, help: "Exclude paths matching the patterns in FILE, one per line (repeatable).")
+    var excludeFile: [String] = []
+
+    @Option(name: .long, help: "Back up the paths listed in FILE, one per line; `-` reads standard input (repeatable).")
+    var filesFrom: [String] = []
+
+    @Flag(name: .long, help: "Do not cross into other file systems (mount points are kept as empty directories).")
+    var oneFileSystem = false
+
+    @Flag(name: .long, help: "Leave out the content of directories holding a valid CACHEDIR.TAG.")
+    var excludeCaches = false
+
+    @Flag(name: .long, help: "Back up standard input as one file (see --stdin-filename).")
+    var stdin = false
+
+    @Option(name: .long, help: "The name of the file --stdin makes in the snapshot.")
+    var stdinFilename = "stdin"
+
+    @Option(name: .long, help: "Run this shell command before the backup; stop if it fails.")
+    var preCommand: String?
+
+    @Option(name: .long, help: "Run this shell command after the backup, with HAUL_BACKUP_STATUS=ok|failed.")
+    var postCommand: String?
 
     @Option(name: .long, help: "Tag the snapshot (repeatable).")
     var tag: [String] = []
@@ -37,23 +74,66 @@ struct BackupCommand: AsyncParsableCommand {
     var force = false
 
     func validate() throws {
-        if paths.isEmpty { throw ValidationError("give at least one PATH to back up") }
+        if stdin {
+            if !paths.isEmpty || !filesFrom.isEmpty {
+                throw ValidationError("--stdin backs up standard input only; give no PATH and no --files-from")
+            }
+        } else if paths.isEmpty && filesFrom.isEmpty {
+            throw ValidationError("give at least one PATH to back up, --files-from FILE, or --stdin")
+        }
+        if filesFrom.filter({ $0 == "-" }).count > 1 { throw ValidationError("--files-from - can be given once") }
     }
 
     func run() async throws {
-        let repository = try await global.openRepository()
-        let patterns = try exclude.map { try PathPattern($0) }
-        let absolute = paths.map { p -> [UInt8] in
-            p.hasPrefix("/") ? argumentBytes(p) : argumentBytes(FileManager.default.currentDirectoryPath + "/" + p)
+        if let preCommand {
+            let errors = try ShellHook(role: "pre-command", command: preCommand).run()
+            FileHandle.standardError.write(Data(errors.utf8))
         }
+        var snapshotID: SnapshotID?
+        let outcome: Result<Void, any Error>
+        do {
+            try await backup { snapshotID = $0 }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        if let postCommand {
+            var environment = ["HAUL_BACKUP_STATUS": snapshotID == nil ? "failed" : "ok"]
+            if let snapshotID { environment["HAUL_SNAPSHOT_ID"] = snapshotID.hex }
+            do {
+                let errors = try ShellHook(role: "post-command", command: postCommand).run(environment: environment)
+                FileHandle.standardError.write(Data(errors.utf8))
+            } catch {
+                guard case .failure = outcome else { throw error }
+                printErr("haul: \(error)")  // the backup's own error below is the one that counts
+            }
+        }
+        try outcome.get()
+    }
+
+    /// The backup itself; calls `saved` as soon as the snapshot is written.
+    private func backup(saved: (SnapshotID) -> Void) async throws {
+        let repository = try await global.openRepository()
+        var patterns = try exclude.map { try PathPattern($0) }
+        for file in excludeFile {
+            patterns += try ListFile.patterns(try readArgumentFile(file, option: "--exclude-file"), file: file)
+        }
+        var given = paths.map(argumentBytes)
+        for file in filesFrom {
+            given += ListFile.entries(try readArgumentFile(file, option: "--files-from"))
+        }
+        let cwd = argumentBytes(FileManager.default.currentDirectoryPath)
+        let absolute = given.map { $0.first == UInt8(ascii: "/") ? $0 : cwd + [UInt8(ascii: "/")] + $0 }
         var options = BackupOptions(hostname: Host.currentName, username: Host.userName)
         options.excludes = patterns
+        options.oneFileSystem = oneFileSystem
+        options.excludeCaches = excludeCaches
         // Tuning knobs for benchmarks (docs/architecture.md); the defaults suit a 2-core machine.
         let env = ProcessInfo.processInfo.environment
         if let v = env["HAUL_FILE_CONCURRENCY"].flatMap(Int.init), v > 0 { options.fileConcurrency = v }
         if let v = env["HAUL_CHUNK_CONCURRENCY"].flatMap(Int.init), v > 0 { options.chunkConcurrency = v }
         options.tags = tag
-        if !force {
+        if !force && !stdin {
             if let parent {
                 options.parent = try await repository.resolveSnapshot(parent)
             } else {
@@ -68,11 +148,17 @@ struct BackupCommand: AsyncParsableCommand {
         let warnings = WarningLog { w in if !json { printErr("warning: \(w)") } }
         let archiver = Archiver(repository: repository, progress: counters, warnings: warnings)
         let opts = options
+        let stdinName = stdin ? argumentBytes(stdinFilename) : nil
         let result = try await global.leases(repository).withLease(.shared, purpose: "backup") {
             try await ProgressDisplay(counters: counters, verb: "backed up").run(enabled: global.showProgress) {
-                try await archiver.backup(paths: absolute, options: opts)
+                if let stdinName {
+                    try await archiver.backup(stream: 0, name: stdinName, options: opts)
+                } else {
+                    try await archiver.backup(paths: absolute, options: opts)
+                }
             }
         }
+        saved(result.snapshotID)
         let s = result.snapshot.summary
         if global.json {
             struct Out: Encodable {
@@ -103,5 +189,16 @@ struct BackupCommand: AsyncParsableCommand {
             }
         }
         if !result.warnings.isEmpty { throw ExitCode(ExitStatus.warnings) }
+    }
+
+    /// The bytes of a file named on the command line; `-` is standard input.
+    private func readArgumentFile(_ path: String, option: String) throws -> [UInt8] {
+        let data =
+            path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
+        guard let data else {
+            throw HaulError(
+                .invalidArgument, "cannot read \(path) (given to \(option)); check the path and permissions")
+        }
+        return [UInt8](data)
     }
 }

@@ -12,7 +12,16 @@ struct RestoreCommand: AsyncParsableCommand {
         discussion: """
             Recreates files, directories, symlinks, hard links, sparse files (as holes), FIFOs and device nodes, \
             with modes, times (nanoseconds), extended attributes and ACLs; owners when run as root. The target must \
-            be empty or missing unless --overwrite says how to treat existing files.
+            be empty or missing unless --overwrite says how to treat existing files: always (replace them), never \
+            (keep them) or if-changed (keep a file whose size and mtime equal the snapshot's, replace the rest).
+
+            A file appears under its own name only when it is complete (it is written under a temporary \
+            .haul-restore-* name first, its mtime set last), so an interrupted restore is resumed by running it \
+            again with --overwrite if-changed: finished files are kept, leftovers removed, the rest written.
+
+            --dry-run writes nothing and reports what would be written (files and their bytes; every entry with \
+            -v or --json). --verify reads every restored file back and checks each chunk's id recomputed with the \
+            repository keys; any difference is listed and the exit status is 1.
 
             Example: haul restore --repo /backup/repo latest --target /srv/restore --include 'data/etc/**'
             """)
@@ -28,8 +37,26 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Restore only paths matching this glob, and what they contain (repeatable).")
     var include: [String] = []
 
-    @Option(name: .long, help: "How to treat existing files in a non-empty target: always (replace) or never (keep).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How to treat existing files in a non-empty target: always (replace), if-changed (keep files with the "
+                + "snapshot's size and mtime; resumes an interrupted restore) or never (keep).",
+            valueName: "always|if-changed|never"))
     var overwrite: String?
+
+    @Flag(name: .long, help: "Write nothing; report what would be written.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "After restoring, read every restored file back and compare it with the snapshot.")
+    var verify = false
+
+    @Flag(name: .shortAndLong, help: "With --dry-run, list every entry and what would happen to it.")
+    var verbose = false
+
+    func validate() throws {
+        if dryRun && verify { throw ValidationError("--dry-run writes nothing, so there is nothing to --verify") }
+    }
 
     func run() async throws {
         var options = RestoreOptions()
@@ -37,8 +64,9 @@ struct RestoreCommand: AsyncParsableCommand {
         switch overwrite {
         case nil: options.overwrite = .refuseNonEmptyTarget
         case "always": options.overwrite = .always
+        case "if-changed": options.overwrite = .ifChanged
         case "never": options.overwrite = .never
-        case let other?: throw ValidationError("--overwrite takes always or never, not \(other)")
+        case let other?: throw ValidationError("--overwrite takes always, if-changed or never, not \(other)")
         }
         let repository = try await global.openRepository()
         let snap = try await repository.resolveSnapshot(snapshot)
@@ -48,20 +76,83 @@ struct RestoreCommand: AsyncParsableCommand {
         let restorer = Restorer(source: repository, options: options, progress: counters, warnings: warnings)
         let target = argumentBytes(target)
         let root = try snap.snapshot.treeID()
+        if dryRun {
+            let listEntries = global.json || verbose
+            let plan = try await global.leases(repository).withLease(.shared, purpose: "restore") {
+                try await restorer.plan(root: root, to: target, listEntries: listEntries)
+            }
+            printPlan(plan)
+            return
+        }
         let start = Date()
-        let summary = try await global.leases(repository).withLease(.shared, purpose: "restore") {
-            try await ProgressDisplay(counters: counters, verb: "restored").run(enabled: global.showProgress) {
+        let verify = self.verify
+        let includes = options.includes
+        let (summary, verification) = try await global.leases(repository).withLease(.shared, purpose: "restore") {
+            let summary = try await ProgressDisplay(counters: counters, verb: "restored").run(
+                enabled: global.showProgress
+            ) {
                 try await restorer.restore(root: root, to: target)
             }
+            guard verify else { return (summary, RestoreVerification?.none) }
+            let verifier = RestoreVerifier(repository: repository, includes: includes, progress: ProgressCounters())
+            return (summary, try await verifier.verify(root: root, at: target))
         }
         if global.json {
-            try printJSON(summary)
+            try printJSON(Output(summary: summary, verification: verification))
         } else if !global.quiet {
             let secs = Date().timeIntervalSince(start)
-            print(
+            var line =
                 "restored snapshot \(snap.id.hex.prefix(16)): \(summary.files) files, \(summary.directories) directories, "
-                    + "\(formatBytes(summary.bytesWritten)) in \(String(format: "%.2f", secs)) s")
+                + "\(formatBytes(summary.bytesWritten)) in \(String(format: "%.2f", secs)) s"
+            if summary.unchanged > 0 { line += "; \(summary.unchanged) files unchanged" }
+            if summary.skipped > 0 { line += "; \(summary.skipped) existing entries kept" }
+            print(line)
+            if let verification, verification.isClean {
+                print(
+                    "verified \(verification.files) files, \(formatBytes(verification.bytes)): all equal the snapshot")
+            }
+        }
+        if let verification, !verification.isClean {
+            for m in verification.mismatches { printErr("mismatch: \(m.path): \(m.reason)") }
+            printErr(
+                "haul: \(verification.mismatches.count) of \(verification.files) restored files differ from the "
+                    + "snapshot; restore them again (--overwrite always) and check the target's disk")
+            throw ExitCode(ExitStatus.fatal)
         }
         if summary.warnings > 0 { throw ExitCode(ExitStatus.warnings) }
+    }
+
+    private func printPlan(_ plan: RestorePlan) {
+        if global.json {
+            try? printJSON(plan)
+            return
+        }
+        if verbose {
+            for entry in plan.entries ?? [] {
+                let size = entry.kind == "file" && entry.bytes > 0 ? " (\(formatBytes(entry.bytes)))" : ""
+                print("\(entry.action.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(entry.path)\(size)")
+            }
+        }
+        if global.quiet { return }
+        var line =
+            "would restore \(plan.files) files (\(formatBytes(plan.bytes))), \(plan.directories) directories, "
+            + "\(plan.hardlinks) hard links, \(plan.otherEntries) other entries"
+        if plan.unchanged > 0 { line += "; \(plan.unchanged) files unchanged" }
+        if plan.skipped > 0 { line += "; \(plan.skipped) existing entries kept" }
+        print(line + " (dry run: nothing was written)")
+    }
+
+    /// The restore summary's fields, plus `verification` with --verify.
+    struct Output: Encodable {
+        let summary: RestoreSummary
+        let verification: RestoreVerification?
+
+        enum Keys: String, CodingKey { case verification }
+
+        func encode(to encoder: any Encoder) throws {
+            try summary.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encodeIfPresent(verification, forKey: .verification)
+        }
     }
 }

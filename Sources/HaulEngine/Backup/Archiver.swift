@@ -16,6 +16,12 @@ public struct BackupOptions: Sendable {
     public var fileConcurrency: Int = 3
     /// Chunks of one file hashed and compressed at once while the next ones are read.
     public var chunkConcurrency: Int = 3
+    /// Stay on the file system of each path given: a directory on another one (a mount point) is recorded as an
+    /// empty directory with its own metadata, anything else on another one is left out.
+    public var oneFileSystem = false
+    /// Leave out the content of directories holding a valid `CACHEDIR.TAG` (one starting with
+    /// `CacheDirectoryTag.signature`); the directory and the tag file are kept.
+    public var excludeCaches = false
 
     public init(hostname: String, username: String) {
         self.hostname = hostname
@@ -45,20 +51,83 @@ public struct Archiver: Sendable {
         self.warnings = warnings
     }
 
+    /// Backs up what a stream yields as one regular file `name` in the snapshot root and writes a snapshot whose
+    /// `paths` is `[name]`. The stream is read once, front to back (`read(2)`), and cut into chunks as it comes,
+    /// with the repository's chunker class for small files; nothing holds the whole stream. The node has mode
+    /// 0644, the owner of this process and the time the stream ended as mtime.
+    ///
+    /// - Parameters:
+    ///   - fd: a readable descriptor (standard input: 0); not closed.
+    ///   - name: the file's name; a valid node name (no `/`, not `.` or `..`).
+    /// - Throws: `invalidArgument` for an invalid name, `.io` naming `name` when the stream cannot be read, I/O
+    ///   errors of the repository. A failed backup writes no snapshot.
+    public func backup(stream fd: Int32, name: [UInt8], options: BackupOptions) async throws -> BackupResult {
+        guard Node.isValidName(name) else {
+            throw HaulError(
+                .invalidArgument,
+                "the stdin file name \(String(reflecting: String(decoding: name, as: UTF8.self))) is not a valid file "
+                    + "name (no \"/\", not \".\" or \"..\"); pass a plain name such as db.sql")
+        }
+        return try await backup(paths: [name], options: options) { run in
+            let (chunks, size) = try await run.readStream(fd: fd, name: name)
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            var node = Node(
+                name: name, kind: .file, mode: 0o644, uid: getuid(), gid: getgid(),
+                mtime: Node.Timestamp(seconds: Int64(ts.tv_sec), nanoseconds: UInt32(ts.tv_nsec)), size: size,
+                chunks: chunks)
+            node.ctime = node.mtime
+            run.count {
+                $0.files += 1
+                $0.filesNew += 1
+                $0.bytes += size
+                $0.bytesRead += size
+            }
+            self.progress.addFile(path: String(decoding: name, as: UTF8.self))
+            return [node]
+        }
+    }
+
     /// Backs up `paths` (raw bytes) and writes a snapshot.
     ///
     /// - Throws: `invalidArgument` for a missing path or two paths with the same last component; I/O errors of the
     ///   repository. Unreadable source files are warnings, not errors.
     public func backup(paths: [[UInt8]], options: BackupOptions) async throws -> BackupResult {
+        var parentRoot: Tree?
+        if let parent = options.parent { parentRoot = try? await repository.loadTree(try parent.snapshot.treeID()) }
+        return try await backup(paths: paths, options: options) { run in
+            try await self.rootNodes(paths: paths, run: run, parentRoot: parentRoot)
+        }
+    }
+
+    /// Saves the nodes `makeRootNodes` produces as the root tree and writes the snapshot.
+    private func backup(
+        paths: [[UInt8]], options: BackupOptions, makeRootNodes: (Run) async throws -> [Node]
+    ) async throws -> BackupResult {
         let start = Self.realtimeNanos()
         let saver = BlobSaver(repository: repository)
         let run = Run(
             archiver: self, saver: saver, options: options,
             parentStart: options.parent?.snapshot.startNanos,
             semaphore: AsyncSemaphore(max(1, options.fileConcurrency)))
-        var parentRoot: Tree?
-        if let parent = options.parent { parentRoot = try? await repository.loadTree(try parent.snapshot.treeID()) }
+        let rootNodes = try await makeRootNodes(run)
+        let rootID = try await saver.save(type: .tree, plaintext: Tree(nodes: rootNodes).encoded())
+        try await saver.flush()
+        let stats = await saver.statistics
+        var summary = run.summary
+        summary.dataBlobsNew = stats.blobsNew[.data] ?? 0
+        summary.bytesAdded = stats.bytesRaw
+        summary.bytesStored = stats.bytesStored
+        summary.warnings = warnings.all.count
+        let snapshot = Snapshot(
+            startNanos: start, endNanos: Self.realtimeNanos(), tree: rootID, paths: paths.map(LosslessBytes.init),
+            hostname: options.hostname, username: options.username, uid: getuid(), gid: getgid(),
+            tags: options.tags, parent: options.parent?.id, summary: summary)
+        let id = try await repository.saveSnapshot(snapshot)
+        return BackupResult(snapshotID: id, snapshot: snapshot, warnings: warnings.all)
+    }
 
+    private func rootNodes(paths: [[UInt8]], run: Run, parentRoot: Tree?) async throws -> [Node] {
         var rootNodes: [Node] = []
         var seen = Set<[UInt8]>()
         for path in paths {
@@ -76,27 +145,15 @@ public struct Archiver: Sendable {
                 throw HaulError(.invalidArgument, "cannot back up \(String(decoding: path, as: UTF8.self)): \(error)")
             }
             if let node = try await run.save(
-                in: dir, name: name, stat: st, relativePath: name, parent: parentRoot?.node(named: name))
+                in: dir, name: name, stat: st, relativePath: name, parent: parentRoot?.node(named: name),
+                device: st.device)
             {
                 var node = node
                 node.name = name
                 rootNodes.append(node)
             }
         }
-        let rootID = try await saver.save(type: .tree, plaintext: Tree(nodes: rootNodes).encoded())
-        try await saver.flush()
-        let stats = await saver.statistics
-        var summary = run.summary
-        summary.dataBlobsNew = stats.blobsNew[.data] ?? 0
-        summary.bytesAdded = stats.bytesRaw
-        summary.bytesStored = stats.bytesStored
-        summary.warnings = warnings.all.count
-        let snapshot = Snapshot(
-            startNanos: start, endNanos: Self.realtimeNanos(), tree: rootID, paths: paths.map(LosslessBytes.init),
-            hostname: options.hostname, username: options.username, uid: getuid(), gid: getgid(),
-            tags: options.tags, parent: options.parent?.id, summary: summary)
-        let id = try await repository.saveSnapshot(snapshot)
-        return BackupResult(snapshotID: id, snapshot: snapshot, warnings: warnings.all)
+        return rootNodes
     }
 
     /// Splits "/a/b/c" into ("/a/b", "c"); "/" becomes ("/", "root"); a relative "c" into (".", "c").
@@ -145,18 +202,36 @@ final class Run: Sendable {
         archiver.progress.update { $0.warnings += 1 }
     }
 
-    /// Saves one entry; returns its node, or nil when it is skipped (socket, excluded, unreadable).
+    /// Saves one entry; returns its node, or nil when it is skipped (socket, excluded, unreadable, on another file
+    /// system than `device` under `oneFileSystem`).
     func save(
-        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
+        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?,
+        device: UInt64
     )
         async throws -> Node?
     {
+        if options.oneFileSystem && st.device != device {
+            guard st.kind == .directory else { return nil }
+            // A mount point: the directory itself, empty.
+            var node: Node
+            do {
+                node = try MetadataReader.node(in: dir, name: name, stat: st)
+            } catch {
+                warn(relativePath, "cannot read directory: \(error)")
+                return nil
+            }
+            node.subtree = try await saver.save(type: .tree, plaintext: Tree(nodes: []).encoded())
+            count { $0.directories += 1 }
+            archiver.progress.update { $0.directories += 1 }
+            return node
+        }
         switch st.kind {
         case .socket:
             warn(relativePath, "socket skipped (sockets cannot be backed up)")
             return nil
         case .directory:
-            return try await saveDirectory(in: dir, name: name, stat: st, relativePath: relativePath, parent: parent)
+            return try await saveDirectory(
+                in: dir, name: name, stat: st, relativePath: relativePath, parent: parent, device: device)
         case .file:
             return try await saveFile(in: dir, name: name, stat: st, relativePath: relativePath, parent: parent)
         case .symlink, .fifo, .characterDevice, .blockDevice:
@@ -176,12 +251,13 @@ final class Run: Sendable {
     }
 
     func saveDirectory(
-        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
+        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?,
+        device: UInt64
     )
         async throws -> Node?
     {
         let handle: DirectoryHandle
-        let names: [[UInt8]]
+        var names: [[UInt8]]
         var node: Node
         do {
             node = try MetadataReader.node(in: dir, name: name, stat: st)
@@ -190,6 +266,9 @@ final class Run: Sendable {
         } catch {
             warn(relativePath, "cannot read directory: \(error)")
             return nil
+        }
+        if options.excludeCaches && names.contains(CacheDirectoryTag.name) && CacheDirectoryTag.isValid(in: handle) {
+            names = [CacheDirectoryTag.name]
         }
         var parentTree: Tree?
         if let sub = parent?.subtree, parent?.kind == .directory {
@@ -219,13 +298,15 @@ final class Run: Sendable {
                         (
                             i,
                             try await self.save(
-                                in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild)
+                                in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
+                                device: device)
                         )
                     }
                     running += 1
                 } else {
                     children[i] = try await save(
-                        in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild)
+                        in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
+                        device: device)
                 }
             }
             while let (j, n) = try await group.next() { children[j] = n }
@@ -304,10 +385,28 @@ final class Run: Sendable {
         } else {
             ranges = before.size > 0 ? [0..<before.size] : []
         }
-        let chunker = repository.chunker(forFileSize: before.size)
-        let maxChunk = repository.config.chunkerClass(forFileSize: before.size).max
+        let (chunks, total, shrank) = try await cutAndStore(ranges: ranges, sizeHint: before.size) { buffer, offset in
+            try reader.read(into: buffer, at: offset)
+        }
+        let after = try reader.stat()
+        let changed =
+            shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
+            || before.size != expected.size || before.mtime != expected.mtime
+        return (chunks, total, changed)
+    }
+
+    /// Reads `ranges` through `read` (which returns fewer bytes than asked only at the end of the data), cuts them
+    /// into chunks with the chunker class for `sizeHint` (nil: a stream of unknown length, cut with the class for
+    /// small files) and saves new chunks. Returns the chunk list, the bytes read,
+    /// and whether the data ended before a range did.
+    func cutAndStore(
+        ranges: [Range<UInt64>], sizeHint: UInt64?,
+        read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Int
+    ) async throws -> ([Node.Chunk], UInt64, Bool) {
+        let chunker = repository.chunker(forFileSize: sizeHint ?? 0)
+        let maxChunk = repository.config.chunkerClass(forFileSize: sizeHint ?? 0).max
         // Small files get a buffer of their own size, not two maximal chunks.
-        let capacity = max(4096, min(2 * maxChunk, Int(before.size) + 4096))
+        let capacity = max(4096, min(2 * maxChunk, sizeHint.map { Int(clamping: $0) + 4096 } ?? Int.max))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
         var offsets: [UInt64] = []
@@ -332,13 +431,12 @@ final class Run: Sendable {
                         end = n
                     }
                     while !eof && end - start < min(maxChunk, capacity) {
-                        let want = min(capacity - end, Int(range.upperBound - readPos))
+                        let want = min(capacity - end, Int(clamping: range.upperBound - readPos))
                         if want <= 0 {
                             eof = true
                             break
                         }
-                        let n = try reader.read(
-                            into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), at: readPos)
+                        let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + want)]), readPos)
                         if n == 0 {
                             eof = true
                             shrank = true
@@ -370,12 +468,26 @@ final class Run: Sendable {
             }
             while let (i, id) = try await group.next() { ids[i] = id }
         }
-        let chunks = zip(offsets, ids).map { Node.Chunk(offset: $0, blob: $1!) }
-        let after = try reader.stat()
-        let changed =
-            shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
-            || before.size != expected.size || before.mtime != expected.mtime
-        return (chunks, total, changed)
+        return (zip(offsets, ids).map { Node.Chunk(offset: $0, blob: $1!) }, total, shrank)
+    }
+
+    /// Reads a stream (a pipe, standard input) to its end with `read(2)` and saves it as chunks; returns the chunk
+    /// list and the stream's length.
+    func readStream(fd: Int32, name: [UInt8]) async throws -> ([Node.Chunk], UInt64) {
+        let (chunks, total, _) = try await cutAndStore(ranges: [0..<UInt64.max], sizeHint: nil) { buffer, _ in
+            var done = 0
+            while done < buffer.count {
+                let n = Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemCallError.make("read standard input for", name)
+                }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+        return (chunks, total)
     }
 
     /// Identifies a chunk and saves it if new.

@@ -10,6 +10,10 @@ public enum OverwritePolicy: String, Sendable, Codable, CaseIterable {
     case always
     /// Keep existing entries untouched and restore only what is missing (`RestoreSummary.skipped` counts them).
     case never
+    /// Keep an existing regular file whose size and mtime equal the snapshot's (`RestoreSummary.unchanged` counts
+    /// them) and replace everything else like `.always`. Since a restored file gets its final name only when its
+    /// content and metadata are complete, and its mtime is set last, this also resumes an interrupted restore.
+    case ifChanged
 }
 
 /// How a `Restorer` works.
@@ -51,6 +55,8 @@ public struct RestoreSummary: Sendable, Codable, Hashable {
     public var bytesWritten: UInt64 = 0
     /// Existing entries left alone under `OverwritePolicy.never` or because they are directories.
     public var skipped = 0
+    /// Existing regular files kept under `OverwritePolicy.ifChanged` because their size and mtime matched.
+    public var unchanged = 0
     /// Warnings added to the `WarningLog` by this restore.
     public var warnings = 0
 
@@ -67,6 +73,7 @@ public struct RestoreSummary: Sendable, Codable, Hashable {
         a.specialFiles += b.specialFiles
         a.bytesWritten += b.bytesWritten
         a.skipped += b.skipped
+        a.unchanged += b.unchanged
         a.warnings += b.warnings
     }
 }

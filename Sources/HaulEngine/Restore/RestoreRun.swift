@@ -36,10 +36,20 @@ final class RestoreRun: Sendable {
     /// What to do about the target entry of a node.
     enum Disposition {
         case create
+        /// An existing non-directory entry is replaced (a file by `renameat` over it, anything else after `unlinkat`).
+        case replace
         /// An existing directory receives a directory node's content.
         case merge
+        /// Left alone: `OverwritePolicy.never`, or an existing directory is in the way (`blocked`).
         case skip
+        /// A directory is in the way of a non-directory node (a warning; left alone).
+        case blocked
+        /// An existing regular file with the node's size and mtime, kept under `OverwritePolicy.ifChanged`.
+        case unchanged
     }
+
+    /// Prefix of the temporary name a file is written under until it is complete (then renamed to its own name).
+    static let temporaryPrefix = Array(".haul-restore-".utf8)
 
     init(
         source: any BlobSource, options: RestoreOptions, progress: ProgressCounters, warnings: WarningLog,
@@ -98,10 +108,14 @@ final class RestoreRun: Sendable {
     // MARK: Selection and totals
 
     func selection(of node: Node, path: [UInt8], parentIncluded: Bool) -> Selection {
+        Self.selection(of: node, path: path, parentIncluded: parentIncluded, includes: options.includes)
+    }
+
+    static func selection(of node: Node, path: [UInt8], parentIncluded: Bool, includes: [PathPattern]) -> Selection {
         if parentIncluded { return .all }
         let isDirectory = node.kind == .directory
-        if options.includes.contains(where: { $0.matches(path, isDirectory: isDirectory) }) { return .all }
-        if isDirectory && options.includes.contains(where: { $0.mayMatchBelow(path) }) { return .descend }
+        if includes.contains(where: { $0.matches(path, isDirectory: isDirectory) }) { return .all }
+        if isDirectory && includes.contains(where: { $0.mayMatchBelow(path) }) { return .descend }
         return .none
     }
 
@@ -139,6 +153,7 @@ final class RestoreRun: Sendable {
         of tree: Tree, into dir: DirectoryHandle, path: [UInt8], components: [[UInt8]], included: Bool
     ) async throws -> RestoreSummary {
         let width = options.fileConcurrency
+        if options.overwrite != .refuseNonEmptyTarget { try removeLeftovers(in: dir, tree: tree) }
         return try await withThrowingTaskGroup(of: RestoreSummary.self) { group in
             var summary = RestoreSummary()
             var running = 0
@@ -184,7 +199,28 @@ final class RestoreRun: Sendable {
 
     // MARK: Existing entries
 
-    /// Decides about an existing target entry per `OverwritePolicy`, removing it when it is to be replaced.
+    /// What `policy` does with `node` when the target holds `existing` (nil: nothing) under its name.
+    static func disposition(of node: Node, existing: FileStat?, policy: OverwritePolicy) -> Disposition {
+        guard let existing else { return .create }
+        if existing.kind == .directory && node.kind == .directory { return .merge }
+        switch policy {
+        case .never:
+            return .skip
+        case .always, .refuseNonEmptyTarget:
+            return existing.kind == .directory ? .blocked : .replace
+        case .ifChanged:
+            if existing.kind == .directory { return .blocked }
+            if node.kind == .file && existing.kind == .file && existing.size == node.size
+                && existing.mtime == node.mtime
+            {
+                return .unchanged
+            }
+            return .replace
+        }
+    }
+
+    /// Decides about an existing target entry per `OverwritePolicy`; removes a non-file entry that is to be
+    /// replaced (a file is replaced by renaming the new one over it) and warns about a blocked one.
     private func disposition(of node: Node, in dir: DirectoryHandle, path: [UInt8]) throws -> Disposition {
         if options.overwrite == .refuseNonEmptyTarget { return .create }  // the target was empty: nothing to meet
         let existing: FileStat
@@ -193,19 +229,39 @@ final class RestoreRun: Sendable {
         } catch let error as HaulError where error.code == .notFound {
             return .create
         }
-        let bothDirectories = existing.kind == .directory && node.kind == .directory
-        switch options.overwrite {
-        case .never:
-            return bothDirectories ? .merge : .skip
-        case .always, .refuseNonEmptyTarget:
-            if bothDirectories { return .merge }
-            if existing.kind == .directory {
-                warn(path, "not restored: an existing directory is in the way")
-                return .skip
-            }
+        let disposition = Self.disposition(of: node, existing: existing, policy: options.overwrite)
+        switch disposition {
+        case .blocked:
+            warn(path, "not restored: an existing directory is in the way")
+        case .replace where node.kind != .file:
             let rc = withCString(node.name) { unlinkat(dir.fd, $0, 0) }
             if rc != 0 { throw SystemCallError.make("replace", path) }
-            return .create
+        default:
+            break
+        }
+        return disposition
+    }
+
+    /// Removes temporary files an interrupted restore left in `dir` (names the snapshot does not hold).
+    func removeLeftovers(in dir: DirectoryHandle, tree: Tree) throws {
+        let prefix = Self.temporaryPrefix
+        for name in try dir.entryNames() where name.starts(with: prefix) {
+            if tree.nodes.contains(where: { $0.name == name }) { continue }
+            guard (try? dir.stat(name))?.kind == .file else { continue }
+            _ = withCString(name) { unlinkat(dir.fd, $0, 0) }
+        }
+    }
+
+    /// Creates an empty file under a fresh temporary name in `dir`; returns its descriptor and name.
+    private func createTemporaryFile(in dir: DirectoryHandle, path: [UInt8]) throws -> (Int32, [UInt8]) {
+        let flags = O_WRONLY | O_CREAT | O_EXCL | haul_o_nofollow() | haul_o_cloexec()
+        while true {
+            var random = SystemRandomNumberGenerator()
+            let suffix = String(random.next() as UInt64, radix: 16)
+            let name = Self.temporaryPrefix + Array(suffix.utf8)
+            let fd = withCString(name) { haul_openat(dir.fd, $0, flags, 0o600) }
+            if fd >= 0 { return (fd, name) }
+            if errno != EEXIST { throw SystemCallError.make("create file", path) }
         }
     }
 
@@ -219,11 +275,11 @@ final class RestoreRun: Sendable {
         }
         var summary = RestoreSummary()
         let disposition = try disposition(of: node, in: dir, path: path)
-        if disposition == .skip {
+        if disposition == .skip || disposition == .blocked {
             summary.skipped += 1
             return summary
         }
-        if disposition == .create {
+        if disposition == .create || disposition == .replace {
             let rc = withCString(node.name) { mkdirat(dir.fd, $0, 0o700) }
             if rc != 0 { throw SystemCallError.make("create directory", path) }
         }
@@ -231,7 +287,7 @@ final class RestoreRun: Sendable {
         let tree = try await loadTree(subtree, path: path)
         summary += try await restoreContents(
             of: tree, into: child, path: path, components: components + [node.name], included: selection == .all)
-        if selection == .descend && disposition == .create && summary.restoredEntries == 0 {
+        if selection == .descend && disposition != .merge && summary.restoredEntries == 0 {
             // Only on the way to included paths, and none were found below: leave no empty directory behind.
             _ = withCString(node.name) { unlinkat(dir.fd, $0, haul_at_removedir()) }
             return summary
@@ -244,19 +300,32 @@ final class RestoreRun: Sendable {
         return summary
     }
 
-    /// Writes a regular file: chunks at their offsets, then the size, then metadata.
+    /// Writes a regular file under a temporary name in `dir`: chunks at their offsets, then the size, then metadata
+    /// (the mtime last); then renames it to its own name, so a file under its own name is always complete.
     func restoreFile(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) async throws -> RestoreSummary {
         var summary = RestoreSummary()
-        if try disposition(of: node, in: dir, path: path) == .skip {
+        switch try disposition(of: node, in: dir, path: path) {
+        case .skip, .blocked:
             summary.skipped += 1
-            progress.addFile(path: printable(path))
-            progress.addBytes(node.size)
-            return summary
+        case .unchanged:
+            summary.unchanged += 1
+        case .create, .replace, .merge:
+            summary = try await writeFile(node, in: dir, path: path)
+            summary.files += 1
         }
-        let flags = O_WRONLY | O_CREAT | O_EXCL | haul_o_nofollow() | haul_o_cloexec()
-        let fd = withCString(node.name) { haul_openat(dir.fd, $0, flags, 0o600) }
-        guard fd >= 0 else { throw SystemCallError.make("create file", path) }
-        defer { close(fd) }
+        progress.addFile(path: printable(path))
+        if node.size > summary.bytesWritten { progress.addBytes(node.size - summary.bytesWritten) }
+        return summary
+    }
+
+    private func writeFile(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) async throws -> RestoreSummary {
+        var summary = RestoreSummary()
+        let (fd, temporary) = try createTemporaryFile(in: dir, path: path)
+        var renamed = false
+        defer {
+            close(fd)
+            if !renamed { _ = withCString(temporary) { unlinkat(dir.fd, $0, 0) } }
+        }
         for chunk in node.chunks {
             try Task.checkCancellation()
             let data = try await loadData(chunk.blob, path: path)
@@ -265,10 +334,10 @@ final class RestoreRun: Sendable {
             progress.addBytes(UInt64(data.count))
         }
         if ftruncate(fd, off_t(clamping: node.size)) != 0 { throw SystemCallError.make("set the size of", path) }
-        applyMetadata(node, fd: fd, in: dir, path: path)
-        summary.files += 1
-        progress.addFile(path: printable(path))
-        if node.size > summary.bytesWritten { progress.addBytes(node.size - summary.bytesWritten) }
+        applyMetadata(node, fd: fd, in: dir, entry: temporary, path: path)
+        let rc = withCString(temporary) { from in withCString(node.name) { renameat(dir.fd, from, dir.fd, $0) } }
+        if rc != 0 { throw SystemCallError.make("rename the finished file into", path) }
+        renamed = true
         return summary
     }
 
@@ -280,15 +349,34 @@ final class RestoreRun: Sendable {
         let key = HardlinkKey(device: node.device, inode: node.inode)
         guard let first = firstLinks.withLock({ $0[key] }) else {
             let summary = try await restoreFile(node, in: dir, path: path)
-            if summary.files == 1 { firstLinks.withLock { $0[key] = components + [node.name] } }
+            if summary.files == 1 || summary.unchanged == 1 {
+                firstLinks.withLock { $0[key] = components + [node.name] }
+            }
             return summary
         }
         var summary = RestoreSummary()
-        if try disposition(of: node, in: dir, path: path) == .skip {
-            summary.skipped += 1
+        let firstDir = try openBelowRoot(Array(first.dropLast()), reusing: dir, at: components)
+        if options.overwrite == .ifChanged, let existing = try? dir.stat(node.name),
+            let firstStat = try? firstDir.stat(first.last!), existing.kind == .file,
+            existing.inode == firstStat.inode, existing.device == firstStat.device
+        {
+            // Linked before an interruption.
+            summary.unchanged += 1
+            progress.addFile(path: printable(path))
+            progress.addBytes(node.size)
             return summary
         }
-        let firstDir = try openBelowRoot(Array(first.dropLast()), reusing: dir, at: components)
+        switch try disposition(of: node, in: dir, path: path) {
+        case .skip, .blocked:
+            summary.skipped += 1
+            return summary
+        case .replace, .unchanged:
+            // A separate file (or one from another group) under a later name: replaced by the link.
+            let rc = withCString(node.name) { unlinkat(dir.fd, $0, 0) }
+            if rc != 0 { throw SystemCallError.make("replace", path) }
+        case .create, .merge:
+            break
+        }
         let rc = withCString(first.last!) { from in
             withCString(node.name) { to in linkat(firstDir.fd, from, dir.fd, to, 0) }
         }
@@ -318,7 +406,7 @@ final class RestoreRun: Sendable {
 
     private func restoreSymlink(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) throws -> RestoreSummary {
         var summary = RestoreSummary()
-        if try disposition(of: node, in: dir, path: path) == .skip {
+        if [.skip, .blocked].contains(try disposition(of: node, in: dir, path: path)) {
             summary.skipped += 1
             return summary
         }
@@ -333,7 +421,7 @@ final class RestoreRun: Sendable {
 
     private func restoreSpecial(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) throws -> RestoreSummary {
         var summary = RestoreSummary()
-        if try disposition(of: node, in: dir, path: path) == .skip {
+        if [.skip, .blocked].contains(try disposition(of: node, in: dir, path: path)) {
             summary.skipped += 1
             return summary
         }
@@ -363,17 +451,20 @@ final class RestoreRun: Sendable {
     // MARK: Metadata
 
     /// Owner, extended attributes, mode, times, in that order (see `Restorer`). Uses `fd` when the entry is open,
-    /// else `dir` and the name without following a symlink. Failures are warnings.
-    private func applyMetadata(_ node: Node, fd: Int32?, in dir: DirectoryHandle, path: [UInt8]) {
+    /// else `dir` and `entry` (default: the node's name) without following a symlink. Failures are warnings.
+    private func applyMetadata(
+        _ node: Node, fd: Int32?, in dir: DirectoryHandle, entry: [UInt8]? = nil, path: [UInt8]
+    ) {
+        let name = entry ?? node.name
         let nofollow = haul_at_symlink_nofollow()
         if options.restoreOwnership {
             let rc =
                 fd.map { fchown($0, node.uid, node.gid) }
-                ?? withCString(node.name) { fchownat(dir.fd, $0, node.uid, node.gid, nofollow) }
+                ?? withCString(name) { fchownat(dir.fd, $0, node.uid, node.gid, nofollow) }
             if rc != 0 { warn(path, "cannot set owner \(node.uid):\(node.gid): \(String(cString: strerror(errno)))") }
         }
         if !node.xattrs.isEmpty {
-            let procPath = dir.procPath(of: node.name)
+            let procPath = dir.procPath(of: name)
             for attribute in node.xattrs {
                 do {
                     try ExtendedAttributes.write(attribute, at: procPath, displayPath: path)
@@ -386,7 +477,7 @@ final class RestoreRun: Sendable {
         }
         if node.kind != .symlink {  // Linux has no symlink modes (fchmodat(AT_SYMLINK_NOFOLLOW) fails)
             let mode = mode_t(node.mode & 0o7777)
-            let rc = fd.map { fchmod($0, mode) } ?? withCString(node.name) { fchmodat(dir.fd, $0, mode, 0) }
+            let rc = fd.map { fchmod($0, mode) } ?? withCString(name) { fchmodat(dir.fd, $0, mode, 0) }
             if rc != 0 {
                 warn(path, "cannot set mode \(String(node.mode, radix: 8)): \(String(cString: strerror(errno)))")
             }
@@ -395,7 +486,7 @@ final class RestoreRun: Sendable {
         let times = [time, time]
         let rc = times.withUnsafeBufferPointer { buffer in
             fd.map { futimens($0, buffer.baseAddress) }
-                ?? withCString(node.name) { utimensat(dir.fd, $0, buffer.baseAddress, nofollow) }
+                ?? withCString(name) { utimensat(dir.fd, $0, buffer.baseAddress, nofollow) }
         }
         if rc != 0 { warn(path, "cannot set times: \(String(cString: strerror(errno)))") }
     }

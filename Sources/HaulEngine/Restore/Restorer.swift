@@ -20,6 +20,12 @@ import HaulFormat
 /// Metadata that cannot be set (an xattr the target file system refuses, an owner without root) is a warning in the
 /// `WarningLog`; a blob that cannot be loaded or a write that fails stops the restore with an error.
 /// Files of one directory are written by up to `RestoreOptions.fileConcurrency` tasks at once.
+///
+/// A regular file is written under a temporary name (`.haul-restore-<random>`) in its directory and renamed to its
+/// own name only when its content and metadata are complete, its mtime set last. So an interrupted restore leaves
+/// only complete files under their own names, and a second restore with `OverwritePolicy.ifChanged` into the same
+/// target keeps them (same size and mtime), removes the temporary files left behind, and writes the rest; hard
+/// links and directory metadata come out as from one uninterrupted restore.
 public struct Restorer: Sendable {
     public let source: any BlobSource
     public let options: RestoreOptions
@@ -46,10 +52,7 @@ public struct Restorer: Sendable {
     public func restore(root: BlobID, to target: [UInt8]) async throws -> RestoreSummary {
         let targetDir = try Self.openOrCreate(target)
         if options.overwrite == .refuseNonEmptyTarget, try !targetDir.entryNames().isEmpty {
-            throw HaulError(
-                .invalidArgument,
-                "the restore target \(printable(target)) is not empty; restore into an empty directory, or pass "
-                    + "--overwrite always (replace existing entries) or --overwrite never (keep existing entries)")
+            throw Self.nonEmptyTarget(target)
         }
         let run = RestoreRun(
             source: source, options: options, progress: progress, warnings: warnings, root: targetDir)
@@ -63,6 +66,36 @@ public struct Restorer: Sendable {
             of: rootTree, into: targetDir, path: [], components: [], included: options.includes.isEmpty)
         summary.warnings = run.warningCount
         return summary
+    }
+
+    /// Works out what `restore(root:to:)` would do with the same options, without creating or changing anything.
+    ///
+    /// - Parameter listEntries: also list every selected entry with its action (`RestorePlan.entries`).
+    /// - Throws: as `restore` would before writing: `.invalidArgument` for a non-empty target under
+    ///   `.refuseNonEmptyTarget`, the source's errors for trees that cannot be loaded.
+    public func plan(root: BlobID, to target: [UInt8], listEntries: Bool = false) async throws -> RestorePlan {
+        var targetDir: DirectoryHandle?
+        do {
+            targetDir = try DirectoryHandle(path: target)
+        } catch let error as HaulError where error.code == .notFound {
+            targetDir = nil
+        }
+        if options.overwrite == .refuseNonEmptyTarget, let targetDir, try !targetDir.entryNames().isEmpty {
+            throw Self.nonEmptyTarget(target)
+        }
+        var links = Set<RestoreRun.HardlinkKey>()
+        let planner = RestorePlanner(source: source, options: options, listEntries: listEntries)
+        return try await planner.plan(
+            try await source.loadTree(root), in: targetDir, path: [], included: options.includes.isEmpty,
+            links: &links)
+    }
+
+    static func nonEmptyTarget(_ target: [UInt8]) -> HaulError {
+        HaulError(
+            .invalidArgument,
+            "the restore target \(printable(target)) is not empty; restore into an empty directory, or pass "
+                + "--overwrite if-changed (resume an interrupted restore: keep files already restored, write the "
+                + "rest), --overwrite always (replace existing entries) or --overwrite never (keep existing entries)")
     }
 
     /// Opens `path`, creating it and its missing parents (`mkdir`, mode 0755) first if needed.
