@@ -11,6 +11,8 @@ public struct MasterKeys: Sendable {
     let encryptionKey: SymmetricKey
     /// Key of the blob ids (format.md §4).
     let idKey: SymmetricKey
+    /// HMAC state after absorbing the key; copied for every id, so the key schedule runs once, not per blob.
+    private let idTemplate: HMAC<SHA256>
     /// Key of the gear table (format.md §3).
     let chunkerSecret: SymmetricKey
 
@@ -30,6 +32,7 @@ public struct MasterKeys: Sendable {
         repositoryID = Digest256(bytes: bytes[0..<32])
         encryptionKey = SymmetricKey(data: bytes[32..<64])
         idKey = SymmetricKey(data: bytes[64..<96])
+        idTemplate = HMAC<SHA256>(key: idKey)
         chunkerSecret = SymmetricKey(data: bytes[96..<128])
     }
 
@@ -58,8 +61,9 @@ public struct MasterKeys: Sendable {
 
     /// The keyed blob id `HMAC-SHA256(idKey, plaintext)` (format.md §4).
     public func blobID(of plaintext: UnsafeRawBufferPointer) -> BlobID {
-        let mac = HMAC<SHA256>.authenticationCode(for: plaintext, using: idKey)
-        return BlobID(mac.withUnsafeBytes { Digest256(loading: $0) })
+        var hmac = idTemplate
+        hmac.update(data: plaintext)
+        return BlobID(hmac.finalize().withUnsafeBytes { Digest256(loading: $0) })
     }
 }
 

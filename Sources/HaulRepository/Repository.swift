@@ -31,6 +31,7 @@ public final class Repository: Sendable {
     /// The name of the key file (in `keys/`) that opened or created this repository (format.md §3).
     let openedWith: Mutex<ObjectID>
     let decompressors = Pool<ZstdDecompressor> { ZstdDecompressor() }
+    let sealers = Mutex<[PackID: PackSealer]>([:])
     let compressors: Pool<ZstdCompressor>
 
     init(
@@ -229,7 +230,7 @@ public final class Repository: Sendable {
 
     /// Opens a sealed blob read from its pack; checks the id.
     public func openBlob(sealed: [UInt8], location loc: BlobLocation) throws -> [UInt8] {
-        let sealer = PackSealer(keys: keys, salt: loc.salt)
+        let sealer = packSealer(for: loc.pack, salt: loc.salt)
         let payload: [UInt8]
         do {
             payload = try sealed.withUnsafeBytes {
@@ -252,6 +253,17 @@ public final class Repository: Sendable {
             throw HaulError(.corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) has the wrong content")
         }
         return plain
+    }
+
+    /// The opener of a pack's blobs, cached per pack so the key derivation (HKDF) runs once per pack, not per blob.
+    func packSealer(for pack: PackID, salt: [UInt8]) -> PackSealer {
+        if let cached = sealers.withLock({ $0[pack] }) { return cached }
+        let sealer = PackSealer(keys: keys, salt: salt)
+        sealers.withLock { cache in
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[pack] = sealer
+        }
+        return sealer
     }
 
     public func loadTree(_ id: BlobID) async throws -> Tree {

@@ -260,7 +260,7 @@ final class Run: Sendable {
         var names: [[UInt8]]
         var node: Node
         do {
-            node = try MetadataReader.node(in: dir, name: name, stat: st)
+            node = try metadata(in: dir, name: name, stat: st, parent: parent)
             handle = try DirectoryHandle(parent: dir, name: name)
             names = try handle.entryNames()
         } catch {
@@ -289,7 +289,11 @@ final class Run: Sendable {
                 }
                 if isExcluded(childPath, isDirectory: cst.kind == .directory) { continue }
                 let parentChild = parentTree?.node(named: childName)
-                if cst.kind == .file {
+                if cst.kind == .file, let cached = unchangedFile(name: childName, stat: cst, parent: parentChild) {
+                    // Unchanged: no read, no syscall, no task (format.md §12).
+                    children[i] = cached
+                    countUnchanged(cached, relativePath: childPath)
+                } else if cst.kind == .file {
                     if running >= width, let (j, n) = try await group.next() {
                         children[j] = n
                         running -= 1
@@ -318,33 +322,64 @@ final class Run: Sendable {
         return node
     }
 
+    /// The node of a file or directory. When the parent snapshot's node has the same inode and ctime, every
+    /// attribute that changes ctime (mode, owner, links, extended attributes and ACLs) is unchanged, so the parent's
+    /// extended attributes are reused instead of listing them again (format.md §12).
+    func metadata(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, parent: Node?) throws -> Node {
+        guard let p = parent, p.kind == st.kind.nodeKind, p.inode == st.inode, p.ctime == st.ctime,
+            p.device == st.device
+        else {
+            return try MetadataReader.node(in: dir, name: name, stat: st)
+        }
+        var node = Node(
+            name: name, kind: p.kind, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime, ctime: st.ctime,
+            device: st.device, inode: st.inode, linkCount: st.linkCount, size: p.kind == .file ? st.size : 0,
+            rdev: p.kind == .characterDevice || p.kind == .blockDevice ? st.rdev : 0)
+        node.xattrs = p.xattrs
+        return node
+    }
+
+    /// The files cache (format.md §12): the parent's node, updated from `stat`, when size, mtime, ctime and inode
+    /// are unchanged, the parent recorded the file before it last changed, and all its chunks are still indexed.
+    func unchangedFile(name: [UInt8], stat st: FileStat, parent: Node?) -> Node? {
+        guard let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
+            p.inode == st.inode, p.device == st.device,
+            let parentStart, p.mtime.totalNanoseconds < parentStart,
+            p.chunks.allSatisfy({ repository.index.contains($0.blob) })
+        else { return nil }
+        var node = Node(
+            name: name, kind: .file, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime, ctime: st.ctime,
+            device: st.device, inode: st.inode, linkCount: st.linkCount, size: st.size)
+        node.xattrs = p.xattrs
+        node.chunks = p.chunks
+        return node
+    }
+
+    func countUnchanged(_ node: Node, relativePath: [UInt8]) {
+        count {
+            $0.files += 1
+            $0.filesUnchanged += 1
+            $0.bytes += node.size
+        }
+        archiver.progress.addFile(path: String(decoding: relativePath, as: UTF8.self))
+        archiver.progress.addBytes(node.size)
+    }
+
     func saveFile(
         in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, relativePath: [UInt8], parent: Node?
     )
         async throws -> Node?
     {
+        if let cached = unchangedFile(name: name, stat: st, parent: parent) {
+            countUnchanged(cached, relativePath: relativePath)
+            return cached
+        }
         var node: Node
         do {
-            node = try MetadataReader.node(in: dir, name: name, stat: st)
+            node = try metadata(in: dir, name: name, stat: st, parent: parent)
         } catch {
             warn(relativePath, "cannot read metadata: \(error)")
             return nil
-        }
-        // Files cache (format.md §12).
-        if let p = parent, p.kind == .file, p.size == st.size, p.mtime == st.mtime, p.ctime == st.ctime,
-            p.inode == st.inode,
-            let parentStart, p.mtime.totalNanoseconds < parentStart,
-            p.chunks.allSatisfy({ repository.index.contains($0.blob) })
-        {
-            node.chunks = p.chunks
-            count {
-                $0.files += 1
-                $0.filesUnchanged += 1
-                $0.bytes += st.size
-            }
-            archiver.progress.addFile(path: String(decoding: relativePath, as: UTF8.self))
-            archiver.progress.addBytes(st.size)
-            return node
         }
         do {
             let (chunks, size, changed) = try await semaphore.withPermit {
