@@ -43,11 +43,12 @@ public struct RepositoryConfig: Codable, Sendable, Hashable {
     public var compression: CompressionSettings
     public var packSize: Int
 
-    /// Files up to 64 MiB: 512 KiB / 1 MiB / 8 MiB. Larger files (VM images, databases) take 64 KiB / 256 KiB / 1 MiB
-    /// chunks, so a scattered write re-stores about a quarter as much, and a reader needs only a 2 MiB window.
+    /// Files below 16 MiB: 512 KiB / 1 MiB / 8 MiB. Larger files (VM images, databases, big media) take
+    /// 32 KiB / 128 KiB / 512 KiB chunks, so a scattered write re-stores about an eighth as much, and a reader needs
+    /// only a 1 MiB window.
     public static let defaultChunker = [
         ChunkerClass(minFileSize: 0, min: 512 << 10, avg: 1 << 20, max: 8 << 20),
-        ChunkerClass(minFileSize: 64 << 20, min: 64 << 10, avg: 256 << 10, max: 1 << 20),
+        ChunkerClass(minFileSize: 16 << 20, min: 32 << 10, avg: 128 << 10, max: 512 << 10),
     ]
 
     public init(
