@@ -13,9 +13,9 @@ public struct BackupOptions: Sendable {
     /// The snapshot whose files cache is used (format.md §12); `nil` reads everything.
     public var parent: StoredSnapshot?
     /// Files read at once.
-    public var fileConcurrency: Int = 3
+    public var fileConcurrency: Int = 2
     /// Chunks of one file hashed and compressed at once while the next ones are read.
-    public var chunkConcurrency: Int = 3
+    public var chunkConcurrency: Int = 2
     /// Stay on the file system of each path given: a directory on another one (a mount point) is recorded as an
     /// empty directory with its own metadata, anything else on another one is left out.
     public var oneFileSystem = false
