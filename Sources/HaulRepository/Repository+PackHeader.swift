@@ -1,3 +1,4 @@
+import Crypto
 import HaulFormat
 import HaulStorage
 
@@ -56,5 +57,58 @@ extension Repository {
         }
         return PackHeaderSummary(
             type: type, info: IndexFile.PackInfo(id: id, size: UInt64(size), salt: salt, entries: entries))
+    }
+
+    /// Verifies every byte of a pack without holding it whole (format.md §6): reads the header with
+    /// `readPackHeader`, then the pack front to back in segments of whole blobs (about `segment` bytes each), feeding
+    /// every byte to SHA-256 and opening every blob (tag, decompression, keyed id). At the end the SHA-256 must equal
+    /// the pack's name. Memory stays at about one segment plus one blob, whatever the pack size.
+    ///
+    /// - Parameter onBytes: called with the size of each segment read, for progress.
+    /// - Throws: `corrupted` naming the pack (and the blob) on any mismatch; `notFound` if the pack is gone.
+    public func verifyPack(
+        _ id: PackID, size: Int64, segment: Int = 4 << 20, onBytes: (Int) -> Void = { _ in }
+    ) async throws {
+        let what = "pack \(id.hex)"
+        let key = ObjectKey(.data, id)
+        let summary = try await readPackHeader(id, size: size)
+        let entries = summary.info.entries.sorted { $0.offset < $1.offset }
+        var hasher = SHA256()
+        var position: Int64 = 0
+        var next = 0
+        while position < size {
+            var end = size
+            var last = next
+            if next < entries.count {
+                end = Int64(entries[next].offset) + Int64(entries[next].storedLength)
+                last = next + 1
+                while last < entries.count {
+                    let candidate = Int64(entries[last].offset) + Int64(entries[last].storedLength)
+                    guard candidate - position <= Int64(segment) else { break }
+                    end = candidate
+                    last += 1
+                }
+            }
+            guard end > position else { throw HaulError(.corrupted, "\(what) has overlapping blobs in its header") }
+            let bytes = try await store.get(key, offset: position, length: Int(end - position))
+            guard Int64(bytes.count) == end - position else { throw HaulError(.corrupted, "\(what) is truncated") }
+            try bytes.withUnsafeBytes { buffer in
+                hasher.update(bufferPointer: buffer)
+                for e in entries[next..<last] {
+                    let start = Int(Int64(e.offset) - position)
+                    _ = try openBlob(
+                        sealedBytes: UnsafeRawBufferPointer(rebasing: buffer[start..<(start + Int(e.storedLength))]),
+                        location: BlobLocation(pack: id, salt: summary.info.salt, entry: e))
+                }
+            }
+            onBytes(bytes.count)
+            next = last
+            position = end
+        }
+        let digest = Digest256(bytes: Array(hasher.finalize()))
+        guard digest == id.digest else {
+            throw HaulError(
+                .corrupted, "\(what) does not match its name (SHA-256 is \(digest.hex)): the stored bytes are damaged")
+        }
     }
 }

@@ -230,12 +230,16 @@ public final class Repository: Sendable {
 
     /// Opens a sealed blob read from its pack; checks the id.
     public func openBlob(sealed: [UInt8], location loc: BlobLocation) throws -> [UInt8] {
+        try sealed.withUnsafeBytes { try openBlob(sealedBytes: $0, location: loc) }
+    }
+
+    /// Opens a sealed blob that lies in a larger buffer (a segment of its pack), without copying it out first.
+    public func openBlob(sealedBytes sealed: UnsafeRawBufferPointer, location loc: BlobLocation) throws -> [UInt8] {
         let sealer = packSealer(for: loc.pack, salt: loc.salt)
         let payload: [UInt8]
         do {
-            payload = try sealed.withUnsafeBytes {
-                try sealer.openBlob(index: UInt64(loc.entry.offset), type: loc.entry.type, id: loc.entry.id, sealed: $0)
-            }
+            payload = try sealer.openBlob(
+                index: UInt64(loc.entry.offset), type: loc.entry.type, id: loc.entry.id, sealed: sealed)
         } catch {
             throw HaulError(
                 .corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) fails authentication", cause: error)

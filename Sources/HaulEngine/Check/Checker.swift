@@ -111,14 +111,16 @@ public struct Checker: Sendable {
                 }
                 while next < min(width, toRead.count) {
                     let id = toRead[next]
-                    group.addTask { await self.verifyPack(id) }
+                    let size = sizes[id] ?? 0
+                    group.addTask { await self.verifyPack(id, size: size) }
                     next += 1
                 }
                 while let result = try await group.next() {
                     collect(result)
                     if next < toRead.count {
                         let id = toRead[next]
-                        group.addTask { await self.verifyPack(id) }
+                        let size = sizes[id] ?? 0
+                        group.addTask { await self.verifyPack(id, size: size) }
                         next += 1
                     }
                 }
@@ -150,19 +152,11 @@ public struct Checker: Sendable {
     }
 
     /// Reads one pack and verifies every byte: name, header, each blob's tag and id.
-    private func verifyPack(_ id: PackID) async -> (PackID, Int, (any Error)?) {
+    private func verifyPack(_ id: PackID, size: UInt64) async -> (PackID, Int, (any Error)?) {
         do {
-            let (bytes, _, salt, entries) = try await repository.readPack(id)
-            progress.addBytes(UInt64(bytes.count))
-            for e in entries {
-                let end = Int(e.offset) + Int(e.storedLength)
-                guard end <= bytes.count else {
-                    throw HaulError(.corrupted, "pack \(id.hex) header points past its end")
-                }
-                _ = try repository.openBlob(
-                    sealed: Array(bytes[Int(e.offset)..<end]), location: BlobLocation(pack: id, salt: salt, entry: e))
-            }
-            return (id, bytes.count, nil)
+            let progress = self.progress
+            try await repository.verifyPack(id, size: Int64(size)) { progress.addBytes(UInt64($0)) }
+            return (id, Int(size), nil)
         } catch {
             return (id, 0, error)
         }
