@@ -56,6 +56,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
+        .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
             name: "HaulTesting",
