@@ -114,15 +114,15 @@ struct BackupCommand: AsyncParsableCommand {
     /// The backup itself; calls `saved` as soon as the snapshot is written.
     private func backup(saved: (SnapshotID) -> Void) async throws {
         let repository = try await global.openRepository()
-        var patterns = try exclude.map { try PathPattern($0) }
+        var patterns = try argumentBytes(exclude).map { try PathPattern(bytes: $0) }
         for file in excludeFile {
             patterns += try ListFile.patterns(try readArgumentFile(file, option: "--exclude-file"), file: file)
         }
-        var given = paths.map(argumentBytes)
+        var given = argumentBytes(paths)
         for file in filesFrom {
             given += ListFile.entries(try readArgumentFile(file, option: "--files-from"))
         }
-        let cwd = argumentBytes(FileManager.default.currentDirectoryPath)
+        let cwd = RawArguments.currentDirectory()
         let absolute = given.map { $0.first == UInt8(ascii: "/") ? $0 : cwd + [UInt8(ascii: "/")] + $0 }
         var options = BackupOptions(hostname: Host.currentName, username: Host.userName)
         options.excludes = patterns

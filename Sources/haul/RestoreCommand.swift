@@ -60,7 +60,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         var options = RestoreOptions()
-        options.includes = try include.map { try PathPattern($0) }
+        options.includes = try argumentBytes(include).map { try PathPattern(bytes: $0) }
         switch overwrite {
         case nil: options.overwrite = .refuseNonEmptyTarget
         case "always": options.overwrite = .always
