@@ -110,12 +110,11 @@ enum Host {
     static var userName: String { ProcessInfo.processInfo.environment["USER"] ?? NSUserName() }
 }
 
-/// Writes JSON to standard output.
-func printJSON<T: Encodable>(_ value: T) throws {
+/// Writes JSON to standard output (or `handle`).
+func printJSON<T: Encodable>(_ value: T, to handle: FileHandle = .standardOutput) throws {
     let encoder = JSONEncoder.haul
     encoder.outputFormatting.insert(.prettyPrinted)
-    FileHandle.standardOutput.write(try encoder.encode(value))
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    handle.write(try encoder.encode(value) + Data("\n".utf8))
 }
 
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
