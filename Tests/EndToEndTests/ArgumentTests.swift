@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 extension HaulProcess {
@@ -147,4 +148,96 @@ extension HaulProcess {
         #expect(missing.status == 1)
         #expect(missing.stderr.contains(dir + "/nope"))
     }
+}
+
+/// Exit status 3 from a backup: a file that changes while it is read, a socket (skipped).
+@Suite(.serialized) struct BackupWarningTests {
+    @Test func aFileChangedDuringTheReadIsReportedAndTheBackupExits3() throws {
+        let dir = NSTemporaryDirectory() + "haul-e2e-changing-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/src", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let big = dir + "/src/growing.bin"
+        // 48 MiB of varied bytes: reading, chunking and sealing it takes far longer than a clock tick.
+        var x: UInt64 = 0x2545_F491_4F6C_DD1D
+        let block = (0..<(1 << 20)).map { _ -> UInt8 in
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            return UInt8(truncatingIfNeeded: x)
+        }
+        let fd = open(big, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        for i in 0..<48 {
+            var b = block
+            b[0] = UInt8(i)
+            _ = b.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        }
+        close(fd)
+        try "steady\n".write(toFile: dir + "/src/steady.txt", atomically: true, encoding: .utf8)
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+
+        // A second thread appends to the big file while `haul backup` runs (so also while it is being read).
+        let stop = StopFlag()
+        let writer = Thread {
+            let wfd = open(big, O_WRONLY | O_APPEND)
+            defer { close(wfd) }
+            var n: UInt8 = 0
+            while !stop.isSet {
+                n &+= 1
+                var byte = n
+                _ = Glibc.write(wfd, &byte, 1)
+                usleep(2000)
+            }
+        }
+        writer.start()
+        let result = try haul.run(["backup", dir + "/src", "--json"])
+        stop.set()
+        #expect(result.status == 3, "\(result.stderr)")
+        let body = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
+        let warnings = body?["warnings"] as? [[String: Any]] ?? []
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect((warnings.first?["path"] as? String) == "src/growing.bin")
+        #expect((warnings.first?["message"] as? String)?.contains("changed while it was being read") == true)
+        // The snapshot was written and holds both files.
+        let ls = try haul.run(["ls", "latest", "--json"])
+        #expect(ls.out.contains("src/growing.bin") && ls.out.contains("src/steady.txt"))
+        // Without the writer the next backup is clean (the file is read again, not taken from the parent).
+        usleep(20_000)
+        let again = try haul.run(["backup", dir + "/src", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
+    @Test func aSocketIsSkippedWithAWarningAndExit3() throws {
+        let dir = NSTemporaryDirectory() + "haul-e2e-socket-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/src", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "x\n".write(toFile: dir + "/src/file.txt", atomically: true, encoding: .utf8)
+        let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(sock) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let path = Array((dir + "/src/s.sock").utf8CString)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, c) in path.enumerated() where i < raw.count { raw[i] = UInt8(bitPattern: c) }
+        }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(bound == 0)
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        let result = try haul.run(["backup", dir + "/src"])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("s.sock: socket skipped"), "\(result.stderr)")
+    }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
