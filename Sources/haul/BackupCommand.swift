@@ -149,8 +149,15 @@ struct BackupCommand: AsyncParsableCommand {
         let archiver = Archiver(repository: repository, progress: counters, warnings: warnings)
         let opts = options
         let stdinName = stdin ? argumentBytes(stdinFilename) : nil
-        let result = try await global.leases(repository).withLease(.shared, purpose: "backup") {
-            try await ProgressDisplay(counters: counters, verb: "backed up").run(enabled: global.showProgress) {
+        let leases = global.leases(repository)
+        let quiet = global.quiet || global.json
+        let result = try await leases.withLease(.shared, purpose: "backup") {
+            // Packs a killed backup stored but did not index yet are indexed now, and reused (format.md §11).
+            let adopted = try await OrphanPackRecovery(repository: repository, leases: leases).adopt()
+            if adopted.packsAdopted > 0 && !quiet {
+                printErr("reusing \(adopted.packsAdopted) packs an interrupted backup left unindexed")
+            }
+            return try await ProgressDisplay(counters: counters, verb: "backed up").run(enabled: global.showProgress) {
                 if let stdinName {
                     try await archiver.backup(stream: 0, name: stdinName, options: opts)
                 } else {
