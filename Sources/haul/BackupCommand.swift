@@ -27,6 +27,10 @@ struct BackupCommand: AsyncParsableCommand {
             (and HAUL_SNAPSHOT_ID when a snapshot was written) in its environment; a failing post-command makes \
             the exit status 1. Their output goes to standard error.
 
+            On a terminal a progress line shows files, bytes, rate and, once a previous snapshot of the same paths \
+            exists, an ETA: the total is estimated as that snapshot's size (no pre-scan), so the first backup of \
+            some paths shows no ETA.
+
             Exit status 3 means the snapshot was written but some files could not be read (they are listed).
 
             Example: haul backup --repo /backup/repo /srv/data --exclude '*.tmp' --exclude 'cache/' --tag daily
@@ -133,17 +137,22 @@ struct BackupCommand: AsyncParsableCommand {
         if let v = env["HAUL_FILE_CONCURRENCY"].flatMap(Int.init), v > 0 { options.fileConcurrency = v }
         if let v = env["HAUL_CHUNK_CONCURRENCY"].flatMap(Int.init), v > 0 { options.chunkConcurrency = v }
         options.tags = tag
-        if !force && !stdin {
+        // The previous snapshot of the same paths on this host: the parent for change detection (not with --force),
+        // and in any case the estimate of the bytes to scan that gives the progress line its ETA.
+        var previous: StoredSnapshot?
+        if !stdin {
             if let parent {
-                options.parent = try await repository.resolveSnapshot(parent)
+                previous = try await repository.resolveSnapshot(parent)
             } else {
                 let wanted = absolute.map(LosslessBytes.init)
-                options.parent = try await repository.listSnapshots().last {
+                previous = try await repository.listSnapshots().last {
                     $0.snapshot.hostname == options.hostname && $0.snapshot.paths == wanted
                 }
             }
         }
+        if !force { options.parent = previous }
         let counters = ProgressCounters()
+        if let previous { counters.update { $0.totalBytes = previous.snapshot.summary.bytes } }
         let json = global.json
         let warnings = WarningLog { w in if !json { printErr("warning: \(w)") } }
         let archiver = Archiver(repository: repository, progress: counters, warnings: warnings)
