@@ -75,4 +75,110 @@ import Testing
         let snapshotID = ((snapshots as? [[String: Any]])?.first?["id"] as? String) ?? "?"
         #expect(affected.first?["snapshot"] as? String == snapshotID)
     }
+
+    @Test func rollingPercentAndSizeSubsetsContinueFromTheCursor() throws {
+        let dir = try tempDir("rolling")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/src", withIntermediateDirectories: true)
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        // Three backups of new content: new data packs, and tree packs.
+        for round in 0..<3 {
+            try noise(300_000, seed: UInt64(40 + round)).write(to: URL(fileURLWithPath: dir + "/src/f\(round)"))
+            #expect(try haul.run(["backup", dir + "/src", "--quiet"]).status == 0)
+        }
+        let all = try packs(dir + "/repo").map(\.id)
+        #expect(all.count >= 5)
+
+        func read(_ subset: String) throws -> [String] {
+            let result = try haul.run(["check", "--read-data-subset", subset, "--json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+            return report["readPacks"] as? [String] ?? []
+        }
+        // 34%: ceil(100/34) = 3 runs read every pack exactly once, then the next cycle starts over.
+        let cycle = try (0..<3).map { _ in try read("34%") }
+        #expect(cycle.flatMap { $0 }.sorted() == all, "\(cycle)")
+        #expect(cycle.allSatisfy { !$0.isEmpty })
+        #expect(try read("34%") == cycle[0])
+        let cursorFile = dir + "/repo-cache/" + (try repositoryID(haul)) + "/check-cursor.json"
+        #expect(FileManager.default.fileExists(atPath: cursorFile))
+
+        // A size of one byte reads one pack per run, each the next in id order.
+        let sizes = try (0..<all.count).map { _ in try read("1") }
+        #expect(sizes.allSatisfy { $0.count == 1 })
+        #expect(Set(sizes.flatMap { $0 }) == Set(all))
+        // The cache may be deleted at any time: the next run starts from the first pack again.
+        try FileManager.default.removeItem(atPath: cursorFile)
+        #expect(try read("1") == [all[0]])
+    }
+
+    func repositoryID(_ haul: HaulProcess) throws -> String {
+        let dir = haul.repo + "-cache"
+        return try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.count == 64 } ?? "?"
+    }
+
+    /// `check --help` exactly, at 80 columns: prose wraps cleanly, with no stray runs of spaces.
+    @Test func checkHelpSnapshot() throws {
+        var haul = HaulProcess(repo: "/nonexistent")
+        haul.environment["COLUMNS"] = "80"
+        let result = try haul.run(["check", "--help"])
+        #expect(result.status == 0)
+        let expected = #"""
+            OVERVIEW: Verify the repository's structure, and with --read-data every stored
+            byte.
+
+            Without --read-data: every index file opens, every indexed pack exists with the
+            right size, every snapshot's trees load and name only indexed blobs. With
+            --read-data also: every pack's SHA-256 matches its name and every blob
+            authenticates and matches its id. Damaged packs are named with the files they
+            affect.
+
+            --read-data-subset reads only some packs, and every form rolls: N/M splits the
+            packs into M fixed groups by id and reads group N, so running 1/M, 2/M … M/M
+            (say one a day) reads every pack exactly once. P% and a size (500M, 2G; K, M,
+            G, T are powers of 1024) continue from a cursor kept per repository in the
+            local cache (check-cursor.json): P% reads the next share of the packs in id
+            order, so ceil(100/P) runs read every pack exactly once; a size reads the next
+            packs until that many bytes are read. Without a cache directory (or after it
+            was deleted) they start again from the first pack.
+
+            Example: haul check --repo /backup/repo --read-data
+            Example: haul check --repo /backup/repo --read-data-subset 3/7
+            Example: haul check --repo /backup/repo --read-data-subset 10%
+
+            USAGE: haul check [--repo <repo>] [--password-file <password-file>] [--json] [--quiet] [--read-data] [--read-data-subset <subset>]
+
+            OPTIONS:
+              --repo <repo>           Repository directory (default: $HAUL_REPO).
+              --password-file <password-file>
+                                      Read the passphrase from the first line of FILE
+                                      (default: $HAUL_PASSWORD, or a prompt).
+              --json                  Print machine-readable JSON on standard output.
+              -q, --quiet             Print less (no progress line).
+              --read-data             Read and verify all data.
+              --read-data-subset <subset>
+                                      Read and verify only a rolling subset of the packs:
+                                      N/M (group N of M), P% (the next P percent) or a size
+                                      (the next packs up to that many bytes).
+              -h, --help              Show help information.
+            """#
+        #expect(result.out.trimmingCharacters(in: .newlines) == expected, "\(result.out)")
+    }
+
+    /// The prose of every command's help (before USAGE) has single spaces between words.
+    @Test(
+        arguments: [
+            "init", "backup", "snapshots", "ls", "restore", "check", "forget", "prune", "unlock", "stats", "diff",
+            "find", "dump", "key", "repair",
+        ])
+    func helpProseHasNoRunsOfSpaces(_ command: String) throws {
+        var haul = HaulProcess(repo: "/nonexistent")
+        haul.environment["COLUMNS"] = "80"
+        let out = try haul.run([command, "--help"]).out
+        let prose = out.components(separatedBy: "USAGE:").first ?? ""
+        for line in prose.split(separator: "\n") {
+            #expect(!line.trimmingCharacters(in: .whitespaces).contains("  "), "\(command): \(line)")
+        }
+    }
 }
