@@ -99,7 +99,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func leases(_ repository: Repository) -> LeaseManager {
-        LeaseManager(store: repository.store, hostname: Host.currentName)
+        LeaseManager(store: repository.store, hostname: Host.currentName, user: Host.userName)
     }
 
     var showProgress: Bool { !quiet && !json && isatty(2) == 1 }
