@@ -10,14 +10,17 @@ public struct LeaseManager: Sendable {
     public let refreshInterval: TimeInterval
     public let now: @Sendable () -> Date
     public let hostname: String
+    /// Recorded in the leases this manager takes (`Lease.user`).
+    public let user: String?
 
     public init(
-        store: any BlobStore, hostname: String, lifetime: TimeInterval = 30 * 60,
+        store: any BlobStore, hostname: String, user: String? = nil, lifetime: TimeInterval = 30 * 60,
         refreshInterval: TimeInterval = 5 * 60,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.hostname = hostname
+        self.user = user
         self.lifetime = lifetime
         self.refreshInterval = refreshInterval
         self.now = now
@@ -49,7 +52,7 @@ public struct LeaseManager: Sendable {
         let lease = Lease(
             kind: kind, hostname: hostname, pid: ProcessInfo.processInfo.processIdentifier, purpose: purpose,
             created: t,
-            expires: t.addingTimeInterval(lifetime))
+            expires: t.addingTimeInterval(lifetime), user: user)
         let key = ObjectKey(.leases, ObjectID(Digest256.random()))
         try await store.put(key, try JSONEncoder.haul.encode(lease).asBytes, mode: .createOnly)
         let others = try await list().filter { $0.key != key && isLive($0.lease) }
@@ -97,18 +100,19 @@ public struct LeaseManager: Sendable {
         public let reason: Staleness
     }
 
-    /// Deletes every lease that no longer counts (expired, or of a dead process on this host) and returns them; a
-    /// live lease is never deleted. Each lease is read again just before its deletion, so one its owner refreshed
-    /// after the listing survives.
+    /// Deletes the leases that have expired and, with `includingProcessGone`, also those taken on this host by a
+    /// process that no longer exists, and returns them; a live lease is never deleted. Each lease is read again just
+    /// before its deletion, so one its owner refreshed after the listing survives.
     ///
     /// - Throws: `corrupted` naming a lease file that cannot be parsed (what `list` throws); store errors.
-    public func removeStale() async throws -> [RemovedLease] {
+    public func removeStale(includingProcessGone: Bool = false) async throws -> [RemovedLease] {
         var removed: [RemovedLease] = []
         for (key, listed) in try await list() where !isLive(listed) {
             guard let bytes = try? await store.get(key),
                 let lease = try? JSONDecoder.haul.decode(Lease.self, from: Data(bytes)),
-                let reason = staleness(of: lease)
-            else { continue }  // removed or refreshed meanwhile
+                let reason = staleness(of: lease),
+                reason == .expired || includingProcessGone
+            else { continue }  // removed or refreshed meanwhile, or not to be removed
             do {
                 try await store.delete(key)
             } catch let e as HaulError where e.code == .notFound {

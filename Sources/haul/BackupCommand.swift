@@ -27,6 +27,10 @@ struct BackupCommand: AsyncParsableCommand {
             (and HAUL_SNAPSHOT_ID when a snapshot was written) in its environment; a failing post-command makes \
             the exit status 1. Their output goes to standard error.
 
+            On a terminal a progress line shows files, bytes, rate and, once a previous snapshot of the same paths \
+            exists, an ETA: the total is estimated as that snapshot's size (no pre-scan), so the first backup of \
+            some paths shows no ETA.
+
             Exit status 3 means the snapshot was written but some files could not be read (they are listed).
 
             Example: haul backup --repo /backup/repo /srv/data --exclude '*.tmp' --exclude 'cache/' --tag daily
@@ -114,15 +118,15 @@ struct BackupCommand: AsyncParsableCommand {
     /// The backup itself; calls `saved` as soon as the snapshot is written.
     private func backup(saved: (SnapshotID) -> Void) async throws {
         let repository = try await global.openRepository()
-        var patterns = try exclude.map { try PathPattern($0) }
+        var patterns = try argumentBytes(exclude).map { try PathPattern(bytes: $0) }
         for file in excludeFile {
             patterns += try ListFile.patterns(try readArgumentFile(file, option: "--exclude-file"), file: file)
         }
-        var given = paths.map(argumentBytes)
+        var given = argumentBytes(paths)
         for file in filesFrom {
             given += ListFile.entries(try readArgumentFile(file, option: "--files-from"))
         }
-        let cwd = argumentBytes(FileManager.default.currentDirectoryPath)
+        let cwd = RawArguments.currentDirectory()
         let absolute = given.map { $0.first == UInt8(ascii: "/") ? $0 : cwd + [UInt8(ascii: "/")] + $0 }
         var options = BackupOptions(hostname: Host.currentName, username: Host.userName)
         options.excludes = patterns
@@ -133,24 +137,36 @@ struct BackupCommand: AsyncParsableCommand {
         if let v = env["HAUL_FILE_CONCURRENCY"].flatMap(Int.init), v > 0 { options.fileConcurrency = v }
         if let v = env["HAUL_CHUNK_CONCURRENCY"].flatMap(Int.init), v > 0 { options.chunkConcurrency = v }
         options.tags = tag
-        if !force && !stdin {
+        // The previous snapshot of the same paths on this host: the parent for change detection (not with --force),
+        // and in any case the estimate of the bytes to scan that gives the progress line its ETA.
+        var previous: StoredSnapshot?
+        if !stdin {
             if let parent {
-                options.parent = try await repository.resolveSnapshot(parent)
+                previous = try await repository.resolveSnapshot(parent)
             } else {
                 let wanted = absolute.map(LosslessBytes.init)
-                options.parent = try await repository.listSnapshots().last {
+                previous = try await repository.listSnapshots().last {
                     $0.snapshot.hostname == options.hostname && $0.snapshot.paths == wanted
                 }
             }
         }
+        if !force { options.parent = previous }
         let counters = ProgressCounters()
+        if let previous { counters.update { $0.totalBytes = previous.snapshot.summary.bytes } }
         let json = global.json
         let warnings = WarningLog { w in if !json { printErr("warning: \(w)") } }
         let archiver = Archiver(repository: repository, progress: counters, warnings: warnings)
         let opts = options
         let stdinName = stdin ? argumentBytes(stdinFilename) : nil
-        let result = try await global.leases(repository).withLease(.shared, purpose: "backup") {
-            try await ProgressDisplay(counters: counters, verb: "backed up").run(enabled: global.showProgress) {
+        let leases = global.leases(repository)
+        let quiet = global.quiet || global.json
+        let result = try await leases.withLease(.shared, purpose: "backup") {
+            // Packs a killed backup stored but did not index yet are indexed now, and reused (format.md §11).
+            let adopted = try await OrphanPackRecovery(repository: repository, leases: leases).adopt()
+            if adopted.packsAdopted > 0 && !quiet {
+                printErr("reusing \(adopted.packsAdopted) packs an interrupted backup left unindexed")
+            }
+            return try await ProgressDisplay(counters: counters, verb: "backed up").run(enabled: global.showProgress) {
                 if let stdinName {
                     try await archiver.backup(stream: 0, name: stdinName, options: opts)
                 } else {

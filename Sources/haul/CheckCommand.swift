@@ -13,10 +13,16 @@ struct CheckCommand: AsyncParsableCommand {
             snapshot's trees load and name only indexed blobs. With --read-data also: every pack's SHA-256 matches its \
             name and every blob authenticates and matches its id. Damaged packs are named with the files they affect.
 
-            --read-data-subset reads only some packs: N/M splits the packs into M fixed groups by id and reads group             N, so running 1/M, 2/M … M/M (say one a day) reads every pack exactly once; P% reads a random P percent             of the packs; a size (500M, 2G; K, M, G, T are powers of 1024) reads random packs until that many bytes             are read.
+            --read-data-subset reads only some packs, and every form rolls: N/M splits the packs into M fixed \
+            groups by id and reads group N, so running 1/M, 2/M … M/M (say one a day) reads every pack exactly \
+            once. P% and a size (500M, 2G; K, M, G, T are powers of 1024) continue from a cursor kept per \
+            repository in the local cache (check-cursor.json): P% reads the next share of the packs in id order, so \
+            ceil(100/P) runs read every pack exactly once; a size reads the next packs until that many bytes are \
+            read. Without a cache directory (or after it was deleted) they start again from the first pack.
 
             Example: haul check --repo /backup/repo --read-data
             Example: haul check --repo /backup/repo --read-data-subset 3/7
+            Example: haul check --repo /backup/repo --read-data-subset 10%
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -27,7 +33,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Read and verify only a subset of the packs: N/M (group N of M), P% (random percentage) or a size.",
+            "Read and verify only a rolling subset of the packs: N/M (group N of M), P% (the next P percent) or a "
+                + "size (the next packs up to that many bytes).",
             valueName: "subset"))
     var readDataSubset: String?
 
@@ -50,12 +57,15 @@ struct CheckCommand: AsyncParsableCommand {
         let counters = ProgressCounters()
         let checker = Checker(repository: repository, progress: counters)
         let readData = self.readData || readDataSubset != nil
+        let cursorDirectory = repository.cacheDirectory.map { "\($0)/\(repository.config.id)" }
+        let cursor = subset.usesCursor ? cursorDirectory.map { SubsetCursor.load(directory: $0) } : nil
         let report = try await global.leases(repository).withLease(.shared, purpose: "check") {
             try await ProgressDisplay(counters: counters, verb: "checked").run(enabled: global.showProgress && readData)
             {
-                try await checker.check(readData: readData, subset: subset)
+                try await checker.check(readData: readData, subset: subset, cursor: cursor)
             }
         }
+        if let next = report.cursor, let cursorDirectory { try next.save(directory: cursorDirectory) }
         if global.json {
             try printJSON(report)
         } else {

@@ -15,7 +15,8 @@ struct DumpCommand: AsyncParsableCommand {
             modes, owners, nanosecond mtimes, symlinks, hard links, FIFOs, devices and extended attributes \
             (SCHILY.xattr records; extract them with `tar --xattrs`). Names in the archive are the paths inside the \
             snapshot; PATH `/` archives the whole snapshot. Binary data is not written to a terminal unless --force \
-            is given. With --json, only errors are reported as JSON.
+            is given. Standard output carries the data, so --json writes its JSON to standard error: on success \
+            {"snapshot", "path", "format": "content"|"tar", "bytes"}, on failure the usual {"error": …} object.
 
             Example: haul dump --repo /backup/repo latest data/etc | tar -x -C /tmp/restored
             """)
@@ -72,12 +73,27 @@ struct DumpCommand: AsyncParsableCommand {
             try await dump.writeContent(of: node, path: name, to: output.write)
         }
         try output.flush()
+        if global.json {
+            struct Out: Encodable {
+                let snapshot: String
+                let path: LosslessBytes
+                let format: String
+                let bytes: UInt64
+            }
+            try printJSON(
+                Out(
+                    snapshot: snap.id.hex, path: LosslessBytes(name), format: asTar ? "tar" : "content",
+                    bytes: output.written),
+                to: .standardError)
+        }
     }
 }
 
 /// Buffered writes to file descriptor 1; optionally refuses a stream that starts like binary data.
 private final class StandardOutput {
     private var buffer: [UInt8] = []
+    /// Bytes written to standard output so far.
+    private(set) var written: UInt64 = 0
     private var checked: Bool
     private let limit = 1 << 20
 
@@ -118,5 +134,6 @@ private final class StandardOutput {
             }
             done += n
         }
+        written += UInt64(bytes.count)
     }
 }

@@ -24,7 +24,9 @@ struct GlobalOptions: ParsableArguments {
 
     func repositoryPath() throws -> String {
         guard let path = repo ?? ProcessInfo.processInfo.environment["HAUL_REPO"], !path.isEmpty else {
-            throw ValidationError("no repository given: pass --repo DIR or set HAUL_REPO")
+            throw HaulError(
+                .repositoryNotFound,
+                "no repository given: pass --repo DIR or set HAUL_REPO (create one with `haul init`)")
         }
         return path
     }
@@ -97,7 +99,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func leases(_ repository: Repository) -> LeaseManager {
-        LeaseManager(store: repository.store, hostname: Host.currentName)
+        LeaseManager(store: repository.store, hostname: Host.currentName, user: Host.userName)
     }
 
     var showProgress: Bool { !quiet && !json && isatty(2) == 1 }
@@ -108,18 +110,62 @@ enum Host {
     static var userName: String { ProcessInfo.processInfo.environment["USER"] ?? NSUserName() }
 }
 
-/// Writes JSON to standard output.
-func printJSON<T: Encodable>(_ value: T) throws {
+/// Writes JSON to standard output (or `handle`).
+func printJSON<T: Encodable>(_ value: T, to handle: FileHandle = .standardOutput) throws {
     let encoder = JSONEncoder.haul
     encoder.outputFormatting.insert(.prettyPrinted)
-    FileHandle.standardOutput.write(try encoder.encode(value))
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    handle.write(try encoder.encode(value) + Data("\n".utf8))
 }
 
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-/// Bytes from a command-line argument, without loss (arguments are bytes on Linux).
-func argumentBytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+/// The bytes of command-line values, without loss. Arguments are bytes on Linux, but ArgumentParser hands out
+/// `String`s decoded from `CommandLine.arguments`, where bytes that are not UTF-8 became U+FFFD. Each value holding
+/// U+FFFD is matched, in order, to the raw argument in `CommandLine.unsafeArgv` (or the part after `=` of
+/// `--option=value`) that decodes to it; the raw bytes are returned. Repeated options and positional lists come in
+/// command-line order, so two names that decode alike still get their own bytes.
+func argumentBytes(_ values: [String]) -> [[UInt8]] {
+    var used = Set<Int>()
+    return values.map { value in
+        guard value.contains("\u{FFFD}") else { return Array(value.utf8) }
+        for (i, raw) in RawArguments.candidates.enumerated() where !used.contains(i) {
+            if String(decoding: raw, as: UTF8.self) == value {
+                used.insert(i)
+                return raw
+            }
+        }
+        return Array(value.utf8)
+    }
+}
+
+/// The bytes of one command-line value, without loss (see `argumentBytes(_:)` for lists).
+func argumentBytes(_ value: String) -> [UInt8] { argumentBytes([value])[0] }
+
+/// The process's arguments as the kernel passed them.
+enum RawArguments {
+    /// Every argument after the command name, and for `--option=value` also `value`, in command-line order.
+    static let candidates: [[UInt8]] = {
+        var out: [[UInt8]] = []
+        for i in 1..<Int(CommandLine.argc) {
+            guard let p = CommandLine.unsafeArgv[i] else { continue }
+            let raw = Array(UnsafeRawBufferPointer(start: p, count: strlen(p)))
+            out.append(raw)
+            if raw.first == UInt8(ascii: "-"), let eq = raw.firstIndex(of: UInt8(ascii: "=")) {
+                out.append(Array(raw[(eq + 1)...]))
+            }
+        }
+        return out
+    }()
+
+    /// The current directory's bytes (`getcwd`), which need not be UTF-8 either.
+    static func currentDirectory() -> [UInt8] {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else {
+            return Array(FileManager.default.currentDirectoryPath.utf8)
+        }
+        return buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    }
+}
 
 func formatBytes(_ n: UInt64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]

@@ -32,6 +32,9 @@ struct Haul: AsyncParsableCommand {
         signal(SIGINT) { _ in _exit(130) }
         signal(SIGTERM) { _ in _exit(130) }
         let wantsJSON = CommandLine.arguments.contains("--json")
+        // `dump` writes data to standard output, so its JSON goes to standard error (docs/exit-codes.md).
+        let jsonStream: FileHandle =
+            CommandLine.arguments.dropFirst().first == "dump" ? .standardError : .standardOutput
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {
@@ -41,21 +44,33 @@ struct Haul: AsyncParsableCommand {
             }
         } catch let error as HaulError {
             if wantsJSON {
-                struct Body: Encodable {
-                    struct Inner: Encodable {
-                        let code: String
-                        let message: String
-                    }
-                    let error: Inner
-                }
-                try? printJSON(Body(error: .init(code: error.code.rawValue, message: error.description)))
+                try? printJSON(JSONError(code: error.code.rawValue, message: error.description), to: jsonStream)
             }
-            FileHandle.standardError.write(Data("haul: \(error.description)\n".utf8))
+            // Where standard error carries the JSON (dump), it carries nothing else.
+            if !wantsJSON || jsonStream !== FileHandle.standardError {
+                FileHandle.standardError.write(Data("haul: \(error.description)\n".utf8))
+            }
             Foundation.exit(ExitStatus.code(for: error))
         } catch {
+            // Usage errors (ValidationError, unknown options, missing arguments) as JSON too; not `--help` (exit 0)
+            // and not an ExitCode a command throws after printing its own JSON.
+            if wantsJSON, !(error is ExitCode), exitCode(for: error) == .validationFailure {
+                try? printJSON(JSONError(code: "usage", message: message(for: error)), to: jsonStream)
+                if jsonStream === FileHandle.standardError { Foundation.exit(exitCode(for: error).rawValue) }
+            }
             exit(withError: error)
         }
     }
+}
+
+/// `{"error": {"code": …, "message": …}}`, how every command reports a failure under `--json`.
+struct JSONError: Encodable {
+    struct Inner: Encodable {
+        let code: String
+        let message: String
+    }
+    let error: Inner
+    init(code: String, message: String) { error = Inner(code: code, message: message) }
 }
 
 enum ExitStatus {

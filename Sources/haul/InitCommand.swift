@@ -10,7 +10,8 @@ struct InitCommand: AsyncParsableCommand {
         abstract: "Create a new repository in an empty directory.",
         discussion: """
             Generates the repository's keys and wraps them with a key derived from your passphrase (scrypt, \
-            calibrated to take about half a second). A lost passphrase means lost data: nobody can recover it.
+            calibrated to take about half a second). A lost passphrase means lost data: nobody can recover it; init says so \
+            on standard error every time (with --json also as the `warning` field).
 
             Example: haul init --repo /backup/repo
             """)
@@ -27,13 +28,15 @@ struct InitCommand: AsyncParsableCommand {
             let id: String
             let repository: String
             let kdf: KDFParameters
+            let warning: String
         }
         let path = try global.repositoryPath()
+        warnAboutLostPassphrase()
         if global.json {
-            try printJSON(Out(id: repository.config.id, repository: path, kdf: kdf))
+            try printJSON(
+                Out(id: repository.config.id, repository: path, kdf: kdf, warning: KeyCommand.lostPassphraseWarning))
         } else {
             print("created repository \(repository.config.id.prefix(16)) at \(path)")
-            print("Keep the passphrase safe: without it the backups cannot be read.")
         }
     }
 }

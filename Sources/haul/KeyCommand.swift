@@ -25,6 +25,12 @@ struct KeyCommand: AsyncParsableCommand {
         "A lost passphrase means lost data: nobody can recover it (a recovery kit helps only with the passphrase)."
 }
 
+/// Says on standard error, after a passphrase was chosen (init, key add, key passwd), that losing it loses the data;
+/// also under --json, where the JSON output repeats it as `warning`.
+func warnAboutLostPassphrase() {
+    printErr("warning: \(KeyCommand.lostPassphraseWarning)")
+}
+
 /// Where a new passphrase comes from: --new-password-file, HAUL_NEW_PASSWORD, or a terminal prompt (twice).
 struct NewPassphraseOptions: ParsableArguments {
     @Option(
@@ -133,15 +139,16 @@ struct KeyAddCommand: AsyncParsableCommand {
         let kdf = KDFParameters.forNewKey()
         let key = try await repository.addKey(
             passphrase: passphrase, kdf: kdf, hostname: Host.currentName, username: Host.userName)
+        warnAboutLostPassphrase()
         if global.json {
             struct Out: Encodable {
                 let added: String
                 let parameters: KDFParameters
+                let warning: String
             }
-            try printJSON(Out(added: key.id.hex, parameters: kdf))
+            try printJSON(Out(added: key.id.hex, parameters: kdf, warning: KeyCommand.lostPassphraseWarning))
         } else {
             print("added key \(key.id.hex.prefix(16))")
-            print("Keep the passphrase safe: without it the backups cannot be read.")
         }
     }
 }
@@ -194,16 +201,18 @@ struct KeyPasswdCommand: AsyncParsableCommand {
         let kdf = KDFParameters.forNewKey()
         let key = try await repository.changePassphrase(
             to: passphrase, kdf: kdf, hostname: Host.currentName, username: Host.userName)
+        warnAboutLostPassphrase()
         if global.json {
             struct Out: Encodable {
                 let added: String
                 let removed: String
                 let parameters: KDFParameters
+                let warning: String
             }
-            try printJSON(Out(added: key.id.hex, removed: old.hex, parameters: kdf))
+            try printJSON(
+                Out(added: key.id.hex, removed: old.hex, parameters: kdf, warning: KeyCommand.lostPassphraseWarning))
         } else {
             print("added key \(key.id.hex.prefix(16)), removed key \(old.hex.prefix(16))")
-            print("Keep the passphrase safe: without it the backups cannot be read.")
         }
     }
 }

@@ -28,6 +28,8 @@ struct ProgressDisplay {
                     group.cancelAll()
                 }
             }
+            // The final state once (a quick operation may end between two redraws), then the summary replaces it.
+            ProgressDisplay.draw(counters.values, verb: verb, elapsed: Date().timeIntervalSince(start))
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
             return result!
         }
@@ -36,7 +38,8 @@ struct ProgressDisplay {
     static func draw(_ v: ProgressCounters.Values, verb: String, elapsed: Double) {
         let rate = elapsed > 0 ? Double(v.bytes) / elapsed : 0
         var line = "\(verb) \(v.files) files, \(formatBytes(v.bytes))"
-        if let total = v.totalBytes, total > 0 {
+        // A backup's total is an estimate (the previous snapshot's size): once passed, it says nothing any more.
+        if let total = v.totalBytes, total > 0, v.bytes <= total {
             let pct = min(100, Double(v.bytes) * 100 / Double(total))
             line += String(format: " of %@ (%.0f%%)", formatBytes(total), pct)
             if rate > 0 {

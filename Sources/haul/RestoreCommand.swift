@@ -60,7 +60,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         var options = RestoreOptions()
-        options.includes = try include.map { try PathPattern($0) }
+        options.includes = try argumentBytes(include).map { try PathPattern(bytes: $0) }
         switch overwrite {
         case nil: options.overwrite = .refuseNonEmptyTarget
         case "always": options.overwrite = .always
@@ -98,7 +98,7 @@ struct RestoreCommand: AsyncParsableCommand {
             return (summary, try await verifier.verify(root: root, at: target))
         }
         if global.json {
-            try printJSON(Output(summary: summary, verification: verification))
+            try printJSON(Output(summary: summary, warnings: warnings.all, verification: verification))
         } else if !global.quiet {
             let secs = Date().timeIntervalSince(start)
             var line =
@@ -142,17 +142,37 @@ struct RestoreCommand: AsyncParsableCommand {
         print(line + " (dry run: nothing was written)")
     }
 
-    /// The restore summary's fields, plus `verification` with --verify.
+    /// The restore summary's fields, with `warnings` as the list of warnings (path and message, as `backup --json`
+    /// prints them) and their number as `warningCount`, plus `verification` with --verify.
     struct Output: Encodable {
         let summary: RestoreSummary
+        let warnings: [EngineWarning]
         let verification: RestoreVerification?
 
-        enum Keys: String, CodingKey { case verification }
+        struct Warning: Encodable {
+            let path: LosslessBytes
+            let message: String
+        }
+
+        enum Keys: String, CodingKey {
+            case files, directories, symlinks, hardlinks, specialFiles, bytesWritten, skipped, unchanged
+            case warningCount, warnings, verification
+        }
 
         func encode(to encoder: any Encoder) throws {
-            try summary.encode(to: encoder)
-            var container = encoder.container(keyedBy: Keys.self)
-            try container.encodeIfPresent(verification, forKey: .verification)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(summary.files, forKey: .files)
+            try c.encode(summary.directories, forKey: .directories)
+            try c.encode(summary.symlinks, forKey: .symlinks)
+            try c.encode(summary.hardlinks, forKey: .hardlinks)
+            try c.encode(summary.specialFiles, forKey: .specialFiles)
+            try c.encode(summary.bytesWritten, forKey: .bytesWritten)
+            try c.encode(summary.skipped, forKey: .skipped)
+            try c.encode(summary.unchanged, forKey: .unchanged)
+            try c.encode(summary.warnings, forKey: .warningCount)
+            try c.encode(
+                warnings.map { Warning(path: LosslessBytes($0.path), message: $0.message) }, forKey: .warnings)
+            try c.encodeIfPresent(verification, forKey: .verification)
         }
     }
 }

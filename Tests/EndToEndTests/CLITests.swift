@@ -127,8 +127,29 @@ import Testing
             let check = try haul.run(["check", "--read-data"])
             #expect(check.status == 0, "check after SIGKILL at \(delay) s: \(check.out) \(check.stderr)")
         }
+        // One more kill, once the backup has stored a pack (not yet named by any index file: that happens every 8
+        // packs), so that there is something to reuse.
+        let (p, _, _) = try haul.start(["backup", src, "--quiet"])
+        let stored = waitForPacks(in: dir + "/repo", moreThan: packFiles(in: dir + "/repo").count)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(stored && p.terminationReason == .uncaughtSignal, "no pack was stored before the backup ended")
+        let leftBehind = packFiles(in: dir + "/repo")
+        #expect(!leftBehind.isEmpty)
+
         let final = try haul.run(["backup", src, "--json"])
         #expect(final.status == 0, "\(final.stderr)")
+        // The next backup reuses what the killed runs stored: it stores less than the data, and every pack they left
+        // is still there and indexed (check reports no unreferenced pack).
+        let summary = try JSONSerialization.jsonObject(with: final.stdout) as? [String: Any]
+        let stats = summary?["summary"] as? [String: Any]
+        let total = 12 * (16 << 20)
+        let storedBytes = stats?["bytesStored"] as? Int ?? Int.max
+        #expect(storedBytes < total - (16 << 20), "stored \(storedBytes) of \(total) bytes: nothing was reused")
+        #expect(Set(leftBehind).isSubset(of: Set(packFiles(in: dir + "/repo"))))
+        let afterCheck = try haul.run(["check", "--json"])
+        let checkReport = try JSONSerialization.jsonObject(with: afterCheck.stdout) as? [String: Any]
+        #expect((checkReport?["unreferencedPacks"] as? [Any])?.isEmpty == true, "\(afterCheck.out)")
         let target = dir + "/out"
         #expect(try haul.run(["restore", "latest", "--target", target]).status == 0)
         for i in 0..<12 {
@@ -138,6 +159,81 @@ import Testing
         }
         #expect(try haul.run(["prune"]).status == 0)
         #expect(try haul.run(["check", "--read-data"]).status == 0)
+    }
+
+    /// The pack files (`data/xx/<64 hex>`) of a repository.
+    func packFiles(in repo: String) -> [String] {
+        let names = (try? FileManager.default.subpathsOfDirectory(atPath: repo + "/data")) ?? []
+        return names.filter { name in
+            let last = name.split(separator: "/").last ?? ""
+            return last.count == 64 && last.allSatisfy(\.isHexDigit)
+        }.sorted()
+    }
+
+    /// Waits (up to 60 s) until the repository holds more than `count` packs.
+    func waitForPacks(in repo: String, moreThan count: Int) -> Bool {
+        for _ in 0..<6000 {
+            if packFiles(in: repo).count > count { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    @Test func sigkillDuringPruneLeavesACheckableRepositoryAndTheNextPruneCompletes() throws {
+        let dir = try tempDir("killprune")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let src = dir + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        for i in 0..<8 { try writeFile(src + "/f\(i)", randomBytes(12 << 20, seed: UInt64(200 + i))) }
+        let repo = dir + "/repo"
+        let haul = HaulProcess(repo: repo)
+        #expect(try haul.run(["init"]).status == 0)
+        #expect(try haul.run(["backup", src, "--quiet"]).status == 0)
+        // Replace every other file: the first snapshot's packs become half garbage, so prune repacks them.
+        for i in stride(from: 0, to: 8, by: 2) {
+            try writeFile(src + "/f\(i)", randomBytes(12 << 20, seed: UInt64(300 + i)))
+        }
+        #expect(try haul.run(["backup", src, "--quiet"]).status == 0)
+        #expect(try haul.run(["forget", "--keep-last", "1"]).status == 0)
+        let pristine = dir + "/pristine"
+        try Shell.run("/bin/cp", ["-a", repo, pristine])
+
+        var killedAfterWriting = false
+        for (round, delay) in [0.2, 0.6, 1.2].enumerated() {
+            if round > 0 {
+                try Shell.run("/bin/rm", ["-rf", repo])
+                try Shell.run("/bin/cp", ["-a", pristine, repo])
+            }
+            let before = packFiles(in: repo)
+            let (p, _, _) = try haul.start(["prune", "--quiet"])
+            // The last round waits until prune has written a new pack, so the kill lands in the middle of repacking.
+            if round == 2 {
+                _ = waitForPacks(in: repo, moreThan: before.count)
+            } else {
+                usleep(useconds_t(delay * 1_000_000))
+            }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            #expect(p.terminationReason == .uncaughtSignal, "prune finished before the kill in round \(round)")
+            if packFiles(in: repo) != before { killedAfterWriting = true }
+
+            let check = try haul.run(["check", "--read-data"])
+            #expect(check.status == 0, "check after SIGKILL of prune in round \(round): \(check.out) \(check.stderr)")
+            let again = try haul.run(["prune", "--json"])
+            #expect(again.status == 0, "prune after SIGKILL in round \(round): \(again.stderr)")
+            let final = try haul.run(["check", "--read-data", "--json"])
+            #expect(final.status == 0, "\(final.out)")
+            let report = try JSONSerialization.jsonObject(with: final.stdout) as? [String: Any]
+            #expect((report?["unreferencedPacks"] as? [Any])?.isEmpty == true)
+            let target = dir + "/out\(round)"
+            #expect(try haul.run(["restore", "latest", "--target", target]).status == 0)
+            for i in 0..<8 {
+                #expect(
+                    FileManager.default.contents(atPath: target + "/src/f\(i)")
+                        == FileManager.default.contents(atPath: src + "/f\(i)"))
+            }
+        }
+        #expect(killedAfterWriting, "no kill landed after prune had written anything")
     }
 
     @Test func forgetKeepsByPolicyAndPruneFreesSpace() throws {

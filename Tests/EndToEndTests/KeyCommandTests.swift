@@ -114,24 +114,33 @@ import Testing
         #expect(FileManager.default.contents(atPath: target + "/src/file.txt") == Data("precious\n".utf8))
     }
 
-    @Test func unlockRemovesOnlyStaleLeases() throws {
+    @Test func unlockRemovesExpiredLeasesOnlyAndStaleLocalOnesOnRequest() throws {
         let scratch = try ScratchDirectory()
         let haul = HaulProcess(repo: scratch("repo"))
         #expect(try haul.run(["init"]).status == 0)
         let leases = scratch("repo/leases")
         try FileManager.default.createDirectory(atPath: leases, withIntermediateDirectories: true)
-        func lease(_ name: Character, host: String, pid: Int32, purpose: String, expires: String) throws -> String {
+        let here = ProcessInfo.processInfo.hostName
+        func lease(
+            _ name: Character, host: String, pid: Int32, purpose: String, expires: String, user: String? = nil
+        ) throws -> String {
             let path = leases + "/" + String(repeating: name, count: 64)
+            let userField = user.map { ", \"user\": \"\($0)\"" } ?? ""
             let json = """
                 {"version": 1, "kind": "shared", "hostname": "\(host)", "pid": \(pid), "purpose": "\(purpose)", \
-                "created": "2020-01-01T00:00:00Z", "expires": "\(expires)"}
+                "created": "2020-01-01T00:00:00Z", "expires": "\(expires)"\(userField)}
                 """
             try Data(json.utf8).write(to: URL(fileURLWithPath: path))
             return path
         }
+        // Expired, written by an older haul without the `user` field.
         let expired = try lease(
             "a", host: "crashed-host", pid: 4242, purpose: "backup", expires: "2020-01-01T00:30:00Z")
-        let live = try lease("b", host: "busy-host", pid: 777, purpose: "check", expires: "2999-01-01T00:00:00Z")
+        let live = try lease(
+            "b", host: "busy-host", pid: 777, purpose: "check", expires: "2999-01-01T00:00:00Z", user: "alice")
+        // Not expired, but taken on this host by a process that does not exist (pid_max is at most 2^22).
+        let gone = try lease(
+            "c", host: here, pid: Int32.max, purpose: "prune", expires: "2999-01-01T00:00:00Z", user: "bob")
 
         let result = try haul.run(["unlock", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -142,16 +151,59 @@ import Testing
         #expect(removed.first?["pid"] as? Int == 4242)
         #expect(removed.first?["purpose"] as? String == "backup")
         #expect(removed.first?["reason"] as? String == "expired")
+        #expect(removed.first?["user"] == nil)
         #expect(body?["live"]?.first?["hostname"] as? String == "busy-host")
+        #expect(body?["live"]?.first?["user"] as? String == "alice")
+        #expect(body?["staleKept"]?.first?["reason"] as? String == "processGone")
+        #expect(body?["staleKept"]?.first?["user"] as? String == "bob")
         #expect(!FileManager.default.fileExists(atPath: expired))
         #expect(FileManager.default.fileExists(atPath: live))
+        #expect(FileManager.default.fileExists(atPath: gone), "unlock without --stale-local removed a local lease")
 
-        // A live lease is never removed, by any number of runs.
+        // Text: says whose the kept ones are, and how to remove the stale local one.
         let text = try haul.run(["unlock"])
         #expect(text.status == 0)
-        #expect(text.out.contains("no stale leases"))
-        #expect(text.out.contains("pid 777 on busy-host"))
+        #expect(text.out.contains("no expired leases"))
+        #expect(text.out.contains("kept live shared lease for check by alice (pid 777 on busy-host)"), "\(text.out)")
+        #expect(text.out.contains("by bob (pid \(Int32.max) on \(here))"))
+        #expect(text.out.contains("--stale-local"))
+
+        let local = try haul.run(["unlock", "--stale-local"])
+        #expect(local.status == 0)
+        #expect(
+            local.out.contains("removed shared lease for prune by bob (pid \(Int32.max) on \(here))"), "\(local.out)")
+        #expect(local.out.contains("its process is gone"))
+        #expect(!FileManager.default.fileExists(atPath: gone))
+        // A live lease is never removed, by any number of runs, with or without the flag.
         #expect(FileManager.default.fileExists(atPath: live))
+    }
+
+    @Test func leasesRecordTheUserWhoTookThem() throws {
+        let scratch = try ScratchDirectory()
+        var haul = HaulProcess(repo: scratch("repo"))
+        haul.environment["USER"] = "carol"
+        #expect(try haul.run(["init"]).status == 0)
+        try FileManager.default.createDirectory(atPath: scratch("src"), withIntermediateDirectories: true)
+        // Kill a running backup and read the lease it leaves behind.
+        var big = [UInt8](repeating: 0, count: 1 << 20)
+        for i in big.indices { big[i] = UInt8(truncatingIfNeeded: i &* 31 &+ i >> 9) }
+        for i in 0..<48 { try Data(big).write(to: URL(fileURLWithPath: scratch("src/f\(i)"))) }
+        let (p, _, _) = try haul.start(["backup", scratch("src"), "--quiet"])
+        var leaseFiles: [String] = []
+        for _ in 0..<3000 {
+            leaseFiles = (try? FileManager.default.contentsOfDirectory(atPath: scratch("repo/leases"))) ?? []
+            if !leaseFiles.filter({ !$0.hasPrefix(".") }).isEmpty { break }
+            usleep(5000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let name = try #require(leaseFiles.first { !$0.hasPrefix(".") })
+        let data = try Data(contentsOf: URL(fileURLWithPath: scratch("repo/leases/" + name)))
+        let lease = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(lease["user"] as? String == "carol")
+        #expect(lease["purpose"] as? String == "backup")
+        let text = try haul.run(["unlock", "--stale-local"])
+        #expect(text.out.contains("lease for backup by carol"), "\(text.out)")
     }
 
     @Test(arguments: ["list", "add", "remove", "passwd", "export-recovery"])

@@ -117,6 +117,61 @@ struct DamageFixture {
         #expect(PackSubset.bytes(300).select(from: packs, using: &random).count == 3)
         #expect(Set(PackSubset.percent(100).select(from: packs, using: &random)) == Set(packs.map(\.id)))
     }
+
+    static func packs(_ n: Int) -> [(id: PackID, size: UInt64)] {
+        (0..<n).map { i in
+            (id: ObjectID(Digest256(w0: UInt64(i) &* 0x9E37_79B9_7F4A_7C15, w1: 1, w2: 2, w3: 3)), size: UInt64(100))
+        }
+    }
+
+    /// `runs` successive runs, each starting from the cursor the previous one left.
+    static func roll(_ subset: PackSubset, _ packs: [(id: PackID, size: UInt64)], runs: Int) -> [[PackID]] {
+        var cursor = SubsetCursor()
+        return (0..<runs).map { _ in
+            let (chosen, next) = subset.select(from: packs, cursor: cursor)
+            cursor = next
+            return chosen
+        }
+    }
+
+    @Test(arguments: [(10, 30.0), (50, 10.0), (7, 50.0), (3, 30.0), (1, 25.0), (20, 100.0), (33, 2.5)])
+    func percentRollsSoCeil100OverPRunsReadEveryPackExactlyOnce(count: Int, percent: Double) {
+        let packs = Self.packs(count)
+        let runs = Int((100 / percent).rounded(.up))
+        let cycle = Self.roll(.percent(percent), packs, runs: 2 * runs)
+        let first = cycle.prefix(runs).flatMap { $0 }
+        #expect(first.count == count, "\(cycle.map(\.count))")
+        #expect(Set(first) == Set(packs.map(\.id)))
+        // Each run reads at most its share, rounded up; the next cycle starts over in the same order.
+        #expect(cycle.prefix(runs).allSatisfy { $0.count <= Int((Double(count) * percent / 100).rounded(.up)) })
+        #expect(Array(cycle.suffix(runs)) == Array(cycle.prefix(runs)))
+    }
+
+    @Test func sizeRollsOnFromTheCursorAndWrapsAround() {
+        let packs = Self.packs(10)
+        let sorted = packs.map(\.id).sorted()
+        let runs = Self.roll(.bytes(250), packs, runs: 4)
+        #expect(runs[0] == Array(sorted[0..<3]))
+        #expect(runs[1] == Array(sorted[3..<6]))
+        #expect(runs[2] == Array(sorted[6..<9]))
+        // Wraps to the lowest ids, never reading a pack twice in one run.
+        #expect(runs[3] == [sorted[0], sorted[1], sorted[9]])
+        #expect(Self.roll(.bytes(1 << 40), packs, runs: 1)[0] == sorted)
+    }
+
+    @Test func theCursorSurvivesAFileAndAMissingOneStartsOver() throws {
+        let dir = NSTemporaryDirectory() + "haul-cursor-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(SubsetCursor.load(directory: dir) == SubsetCursor())
+        var cursor = SubsetCursor()
+        cursor.lastPack = String(repeating: "ab", count: 32)
+        cursor.run = 2
+        cursor.runs = 5
+        try cursor.save(directory: dir)
+        #expect(SubsetCursor.load(directory: dir) == cursor)
+        try "{not json".write(toFile: dir + "/" + SubsetCursor.fileName, atomically: true, encoding: .utf8)
+        #expect(SubsetCursor.load(directory: dir) == SubsetCursor())
+    }
 }
 
 @Suite struct CheckSubsetTests {

@@ -242,19 +242,37 @@ import Testing
             Lease(kind: .shared, hostname: "here", pid: 1, purpose: "restore", created: t, expires: t + 60), store)
         let held = try await leases.acquire(.shared, purpose: "backup")
 
+        // By default only the expired one goes; the dead local process's lease needs `includingProcessGone`.
         let removed = try await leases.removeStale()
-        #expect(Set(removed.map(\.key)) == [expired, dead])
-        #expect(removed.first { $0.key == expired }?.reason == .expired)
-        #expect(removed.first { $0.key == dead }?.reason == .processGone)
-        #expect(removed.first { $0.key == dead }?.lease.purpose == "prune")
+        #expect(removed.map(\.key) == [expired])
+        #expect(removed.first?.reason == .expired)
+        #expect(Set(await store.list(.leases).map(\.key)) == [dead, liveElsewhere, liveHere, held.key])
+        let local = try await leases.removeStale(includingProcessGone: true)
+        #expect(local.map(\.key) == [dead])
+        #expect(local.first?.reason == .processGone)
+        #expect(local.first?.lease.purpose == "prune")
         #expect(Set(await store.list(.leases).map(\.key)) == [liveElsewhere, liveHere, held.key])
 
         // Nothing stale left: a second run removes nothing.
-        #expect(try await leases.removeStale().isEmpty)
+        #expect(try await leases.removeStale(includingProcessGone: true).isEmpty)
         // Once they expire, the live ones go too.
         clock.now += 61
         #expect(try await leases.removeStale().count == 3)
         #expect(await store.list(.leases).isEmpty)
+    }
+
+    @Test func leasesRecordTheirUserAndOldLeasesWithoutOneStillParse() async throws {
+        let store = MemoryBlobStore()
+        let leases = LeaseManager(store: store, hostname: "here", user: "dora", lifetime: 60)
+        let held = try await leases.acquire(.shared, purpose: "backup")
+        #expect(held.lease.user == "dora")
+        #expect(try await leases.list().first?.lease.user == "dora")
+        let old = Data(
+            #"{"version":1,"kind":"shared","hostname":"h","pid":1,"purpose":"check","created":"2020-01-01T00:00:00Z","expires":"2020-01-01T00:30:00Z"}"#
+                .utf8)
+        let lease = try JSONDecoder.haul.decode(Lease.self, from: old)
+        #expect(lease.user == nil)
+        #expect(lease.purpose == "check")
     }
 
     @Test func aLeaseRefreshedPastItsFirstExpiryIsKept() async throws {

@@ -36,6 +36,8 @@ public struct CheckReport: Sendable, Codable {
     public var problems: [CheckProblem] = []
     public var unreferencedPacks: [String] = []
     public var affectedFiles: [AffectedFile] = []
+    /// Where the next rolling `P%` or `SIZE` run continues (`nil` unless one ran with a cursor).
+    public var cursor: SubsetCursor?
     public var isClean: Bool { problems.isEmpty }
 }
 
@@ -53,15 +55,19 @@ public struct Checker: Sendable {
 
     /// Checks the repository; with `readData`, reads the packs `subset` selects (random choices from the system
     /// random source).
-    public func check(readData: Bool, subset: PackSubset = .all) async throws -> CheckReport {
+    public func check(readData: Bool, subset: PackSubset = .all, cursor: SubsetCursor? = nil) async throws
+        -> CheckReport
+    {
         var random = SystemRandomNumberGenerator()
-        return try await check(readData: readData, subset: subset, using: &random)
+        return try await check(readData: readData, subset: subset, cursor: cursor, using: &random)
     }
 
-    /// Checks the repository; with `readData`, reads the packs `subset` selects, drawing random choices from `random`.
-    public func check<R: RandomNumberGenerator>(readData: Bool, subset: PackSubset, using random: inout R)
-        async throws -> CheckReport
-    {
+    /// Checks the repository; with `readData`, reads the packs `subset` selects: with a `cursor`, a `P%` or `SIZE`
+    /// subset rolls on from it (`SubsetCursor`, and `report.cursor` is where the next run continues); without one,
+    /// they are random choices drawn from `random`.
+    public func check<R: RandomNumberGenerator>(
+        readData: Bool, subset: PackSubset, cursor: SubsetCursor? = nil, using random: inout R
+    ) async throws -> CheckReport {
         var report = CheckReport()
         let load = try await repository.loadIndex()
         report.indexFiles = load.files
@@ -90,7 +96,12 @@ public struct Checker: Sendable {
         report.unreferencedPacks = present.keys.filter { !indexedSet.contains($0) }.map(\.hex).sorted()
 
         if readData {
-            let selected = subset.select(from: indexed, using: &random)
+            let selected: [PackID]
+            if let cursor, subset.usesCursor {
+                (selected, report.cursor) = subset.select(from: indexed, cursor: cursor)
+            } else {
+                selected = subset.select(from: indexed, using: &random)
+            }
             let toRead = selected.filter { !badPacks.contains($0) }
             let sizes = Dictionary(indexed.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a })
             report.readSubset = subset.description

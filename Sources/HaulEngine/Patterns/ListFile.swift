@@ -28,7 +28,7 @@ public enum ListFile {
         {
             guard let entry = entries(Array(line)).first else { continue }
             do {
-                patterns.append(try PathPattern(String(decoding: entry, as: UTF8.self)))
+                patterns.append(try PathPattern(bytes: entry))
             } catch let error as HaulError {
                 throw HaulError(.invalidArgument, "\(file), line \(number + 1): \(error.message)")
             }

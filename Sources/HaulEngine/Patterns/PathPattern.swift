@@ -43,10 +43,18 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: `HaulError(.invalidArgument)` naming the pattern for an empty pattern or component (`a//b`), a `.`
     ///   or `..` component, an unclosed `[`, or a trailing `\`.
     public init(_ pattern: String) throws {
+        try self.init(bytes: Array(pattern.utf8))
+    }
+
+    /// Parses a pattern given as bytes, as it comes from the command line or a file: names that are not UTF-8 are
+    /// matched byte for byte. `text` is its UTF-8 decoding (for messages only).
+    /// - Throws: what `init(_:)` throws.
+    public init(bytes pattern: [UInt8]) throws {
+        let text = String(decoding: pattern, as: UTF8.self)
         func invalid(_ why: String) -> HaulError {
-            HaulError(.invalidArgument, "invalid pattern \(String(reflecting: pattern)): \(why) (see docs/patterns.md)")
+            HaulError(.invalidArgument, "invalid pattern \(String(reflecting: text)): \(why) (see docs/patterns.md)")
         }
-        var bytes = Array(pattern.utf8)
+        var bytes = pattern
         let slash = UInt8(ascii: "/")
         let anchored = bytes.first == slash
         if anchored { bytes.removeFirst() }
@@ -65,7 +73,7 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
             }
             segments.append(.component(try Self.tokens(part, invalid: invalid)))
         }
-        self.text = pattern
+        self.text = text
         self.segments = segments
         self.directoryOnly = directoryOnly
     }
