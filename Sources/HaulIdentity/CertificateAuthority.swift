@@ -39,8 +39,8 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// Makes a new CA: a fresh key and a self-signed root `CN=<commonName>` valid from `notValidBefore` to
-    /// `notValidAfter` (rounded down to whole seconds), with basic constraints `CA:TRUE, pathlen:0` and key usage `keyCertSign, cRLSign` (both
-    /// critical), and a subject key identifier.
+    /// `notValidAfter` (rounded down to whole seconds), with basic constraints `CA:TRUE, pathlen:0` and key usage
+    /// `keyCertSign, cRLSign` (both critical), and a subject key identifier.
     ///
     /// - Throws: `HaulError` `invalidArgument` for a bad common name or an empty validity period.
     public static func create(commonName: String, notValidBefore: Date, notValidAfter: Date) throws

@@ -73,6 +73,19 @@ import X509
         #expect(error.code == .authenticationFailed)
     }
 
+    @Test func fractionalTimesAreRoundedDownToWholeSeconds() async throws {
+        let start = testNow.addingTimeInterval(0.6)
+        let authority = try CertificateAuthority.create(
+            commonName: "CA", notValidBefore: start, notValidAfter: start.addingTimeInterval(3_600))
+        #expect(authority.certificate.notValidBefore == testNow)
+        let issued = try authority.issueClientCertificate(
+            for: try CertificateRequest(key: IdentityKey(), commonName: "c"), commonName: "c", notValidBefore: start,
+            notValidAfter: start.addingTimeInterval(60))
+        #expect(issued.notValidBefore == testNow)
+        #expect(issued.notValidAfter == testNow.addingTimeInterval(60))
+        try await authority.verify(issued, at: start)
+    }
+
     @Test func reloadingChecksTheKeyAndCertificatePair() throws {
         let world = try World()
         let reloaded = try CertificateAuthority(
