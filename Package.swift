@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System and C shims.
@@ -40,6 +42,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "HaulStorageFS", dependencies: ["HaulStorage", "HaulFormat", "CLinux"], swiftSettings: strict),
+        // S3-compatible object storage (docs/s3.md): the only target that knows S3.
+        .target(
+            name: "HaulStorageS3",
+            dependencies: [
+                "HaulStorage", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Repository and engine.
         .target(
@@ -97,6 +111,14 @@ let package = Package(
         .testTarget(
             name: "HaulStorageTests",
             dependencies: ["HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulStorageS3Tests",
+            dependencies: [
+                "HaulStorageS3", "HaulStorage", "HaulTesting", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
