@@ -29,6 +29,8 @@ public struct S3BlobStore: StagingBlobStore {
         public var multipartThreshold = 16 << 20
         /// Size of each multipart part except the last (S3's minimum is 5 MiB).
         public var partSize = 8 << 20
+        /// Parts of one multipart upload sent at once (each is one part's bytes in memory).
+        public var partsInFlight = 2
         public var retry = S3RetryPolicy.standard
         /// How long to try to connect (the HTTP client keeps retrying a refused connection until then).
         public var connectTimeout: Duration = .seconds(10)

@@ -183,4 +183,34 @@ struct S3BlobStoreRGWTests {
             throw error
         }
     }
+
+    @Test func aFailedMultipartUploadLeavesNoPartsBehind() async throws {
+        try await RGW.withStore("abort") { _ in }  // creates the bucket
+        var options = S3BlobStore.Options()
+        options.multipartThreshold = 5 << 20
+        options.partSize = 5 << 20
+        options.partsInFlight = 1
+        options.retry = .none
+        // Start and three parts reach RGW; the completion is refused; the abort reaches RGW again.
+        let transport = ScriptedTransport(
+            [.pass, .pass, .pass, .pass, ScriptedTransport.error(400, "InvalidPart")], base: HTTPClientTransport())
+        let store = S3BlobStore(
+            location: try RGW.location("abort"), credentials: try RGW.credentials(), options: options,
+            transport: transport)
+        do {
+            let bytes = s3TestBytes(11 << 20, seed: 11)
+            let key = contentKey(.data, bytes)
+            await #expect { try await store.put(key, bytes) } throws: { $0.haulCode == .invalidArgument }
+            #expect(transport.requests.map(\.method) == ["POST", "PUT", "PUT", "PUT", "POST", "DELETE"])
+            #expect(try await store.head(key) == nil)
+            let uploads = try await store.connection.perform(
+                S3Call(method: "GET", key: nil, query: [("uploads", ""), ("prefix", store.location.prefix)]))
+            let listing = try S3XMLElement.parse(uploads.body, what: "ListMultipartUploads")
+            #expect(listing.children("Upload").isEmpty, "multipart uploads left under \(store.location.prefix)")
+            try await store.shutdown()
+        } catch {
+            try? await store.shutdown()
+            throw error
+        }
+    }
 }

@@ -128,6 +128,7 @@ import Testing
         let store = try Self.store(transport) {
             $0.multipartThreshold = 10
             $0.partSize = 8
+            $0.partsInFlight = 1
         }
         let bytes = s3TestBytes(12, seed: 1)
         try await store.put(contentKey(.data, bytes), bytes)
@@ -161,6 +162,7 @@ import Testing
         let store = try Self.store(transport, attempts: 1) {
             $0.multipartThreshold = 10
             $0.partSize = 8
+            $0.partsInFlight = 1
         }
         let bytes = s3TestBytes(12, seed: 1)
         await #expect { try await store.put(contentKey(.data, bytes), bytes) } throws: { error in
