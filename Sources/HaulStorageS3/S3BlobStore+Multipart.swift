@@ -4,9 +4,9 @@ import HaulStorage
 
 extension S3BlobStore {
     /// A multipart upload: `POST ?uploads`, one `PUT ?partNumber=N&uploadId=…` per part (each with its own
-    /// `Content-MD5` and SHA-256, each retried alone), then `POST ?uploadId=…` with the part list. Parts go up `Options.partsInFlight` at a time. Any failure aborts
-    /// the upload (`DELETE ?uploadId=…`) so no parts are left behind. The object appears only when the last step
-    /// succeeds.
+    /// `Content-MD5` and SHA-256, each retried alone), then `POST ?uploadId=…` with the part list. Parts go up
+    /// `Options.partsInFlight` at a time. Any failure aborts the upload (`DELETE ?uploadId=…`) so no parts are left
+    /// behind. The object appears only when the last step succeeds.
     ///
     /// - Parameters:
     ///   - partCount: how many parts; at least 1.
