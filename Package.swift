@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System and C shims.
@@ -43,6 +45,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "HaulStorageFS", dependencies: ["HaulStorage", "HaulFormat", "CLinux"], swiftSettings: strict),
+        // S3-compatible object storage (docs/s3.md): the only target that knows S3.
+        .target(
+            name: "HaulStorageS3",
+            dependencies: [
+                "HaulStorage", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Repository and engine.
         .target(
@@ -117,6 +131,14 @@ let package = Package(
         .testTarget(
             name: "HaulStorageTests",
             dependencies: ["HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulStorageS3Tests",
+            dependencies: [
+                "HaulStorageS3", "HaulStorage", "HaulTesting", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -43,3 +43,26 @@ ensure_swift_format() {
     fi
     echo "swift format $(swift format --version)"
 }
+
+# Starts a single-node Ceph cluster with a RADOS Gateway on 127.0.0.1 (scripts/ceph-rgw: a monitor, one memstore OSD,
+# radosgw with the beast frontend on a free port, a test user) and exports HAUL_TEST_S3_ENDPOINT,
+# HAUL_TEST_S3_ACCESS_KEY and HAUL_TEST_S3_SECRET_KEY for the S3 tests. Installs radosgw, ceph-mon and ceph-osd
+# when missing. Sets `trap stop_ceph_rgw EXIT` (replacing an EXIT trap of the caller), so the daemons end with the
+# script however it ends. Fails if the gateway does not come up.
+start_ceph_rgw() {
+    ensure_packages radosgw ceph-mon ceph-osd || return 1
+    CEPH_RGW_DIR=$(mktemp -d /tmp/haul-rgw.XXXXXX)
+    trap stop_ceph_rgw EXIT
+    "$(dirname "${BASH_SOURCE[0]}")/ceph-rgw" start "$CEPH_RGW_DIR" || return 1
+    # shellcheck source=/dev/null
+    source "$CEPH_RGW_DIR/env"
+    echo "HAUL_TEST_S3_ENDPOINT=$HAUL_TEST_S3_ENDPOINT"
+}
+
+# Stops the cluster of start_ceph_rgw and removes its directory; does nothing if none runs.
+stop_ceph_rgw() {
+    if [[ -n ${CEPH_RGW_DIR:-} ]]; then
+        "$(dirname "${BASH_SOURCE[0]}")/ceph-rgw" stop "$CEPH_RGW_DIR" || true
+        CEPH_RGW_DIR=
+    fi
+}
