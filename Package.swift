@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System and C shims.
@@ -58,6 +61,21 @@ let package = Package(
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
         .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+        // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
+        .target(
+            name: "HaulMetadataSQLite",
+            dependencies: ["HaulMetadata", "HaulFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HaulMetadataPostgres",
+            dependencies: [
+                "HaulMetadata", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
@@ -65,6 +83,7 @@ let package = Package(
             dependencies: ["HaulStorage", "HaulFormat", "CLinux"],
             swiftSettings: strict
         ),
+        .target(name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulFormat"], swiftSettings: strict),
 
         // The thin executable.
         .executableTarget(
@@ -112,6 +131,15 @@ let package = Package(
             dependencies: [
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat",
                 "HaulCrypto",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulMetadataTests",
+            dependencies: [
+                "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres", "HaulMetadataTesting", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
