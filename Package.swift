@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System and C shims.
@@ -75,6 +78,21 @@ let package = Package(
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
         .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+        // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
+        .target(
+            name: "HaulMetadataSQLite",
+            dependencies: ["HaulMetadata", "HaulFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HaulMetadataPostgres",
+            dependencies: [
+                "HaulMetadata", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Identity: keys, certificate requests, the issuing CA, thumbprints and pins, signed assertions
         // (docs/identity.md). Knows nothing of repositories or HTTP.
@@ -96,6 +114,7 @@ let package = Package(
             dependencies: ["HaulStorage", "HaulFormat", "CLinux"],
             swiftSettings: strict
         ),
+        .target(name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulFormat"], swiftSettings: strict),
 
         // The thin executable.
         .executableTarget(
@@ -162,6 +181,15 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulMetadataTests",
+            dependencies: [
+                "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres", "HaulMetadataTesting", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
