@@ -172,9 +172,9 @@ import Testing
 
     /// Waits (up to 60 s) until the repository holds more than `count` packs.
     func waitForPacks(in repo: String, moreThan count: Int) -> Bool {
-        for _ in 0..<6000 {
+        for _ in 0..<30000 {
             if packFiles(in: repo).count > count { return true }
-            usleep(10_000)
+            usleep(2_000)
         }
         return false
     }
@@ -214,8 +214,10 @@ import Testing
             }
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
-            #expect(p.terminationReason == .uncaughtSignal, "prune finished before the kill in round \(round)")
-            if packFiles(in: repo) != before { killedAfterWriting = true }
+            // On a loaded machine a prune may finish before the kill lands; that round then only proves a clean
+            // result, and the expectation after the loop still needs one kill in the middle of repacking.
+            let killed = p.terminationReason == .uncaughtSignal
+            if killed && packFiles(in: repo) != before { killedAfterWriting = true }
 
             let check = try haul.run(["check", "--read-data"])
             #expect(check.status == 0, "check after SIGKILL of prune in round \(round): \(check.out) \(check.stderr)")
@@ -233,7 +235,7 @@ import Testing
                         == FileManager.default.contents(atPath: src + "/f\(i)"))
             }
         }
-        #expect(killedAfterWriting, "no kill landed after prune had written anything")
+        #expect(killedAfterWriting, "no SIGKILL landed after prune had written anything and before it finished")
     }
 
     @Test func forgetKeepsByPolicyAndPruneFreesSpace() throws {
