@@ -57,7 +57,10 @@ let package = Package(
         ),
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
-        .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+        .target(name: "HaulMetadata", dependencies: ["HaulFormat", "HaulProtocol"], swiftSettings: strict),
+
+        // The API's value types, shared by the agent and the service (docs/service.md, docs/openapi.yaml).
+        .target(name: "HaulProtocol", dependencies: ["HaulFormat"], swiftSettings: strict),
 
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
@@ -115,6 +118,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "HaulProtocolTests", dependencies: ["HaulProtocol", "HaulFormat"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["HaulTesting", "HaulFormat"],
