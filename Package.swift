@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System and C shims.
@@ -68,6 +70,21 @@ let package = Package(
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
         .target(name: "HaulMetadata", dependencies: ["HaulFormat", "HaulProtocol"], swiftSettings: strict),
+        // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
+        .target(
+            name: "HaulMetadataSQLite",
+            dependencies: ["HaulMetadata", "HaulFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HaulMetadataPostgres",
+            dependencies: [
+                "HaulMetadata", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
 
         // The API's value types, shared by the agent and the service (docs/service.md, docs/openapi.yaml).
         .target(name: "HaulProtocol", dependencies: ["HaulFormat"], swiftSettings: strict),
@@ -111,6 +128,7 @@ let package = Package(
             dependencies: ["HaulStorage", "HaulFormat", "CLinux"],
             swiftSettings: strict
         ),
+        .target(name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulFormat"], swiftSettings: strict),
 
         // The thin executable.
         .executableTarget(
@@ -170,6 +188,15 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulMetadataTests",
+            dependencies: [
+                "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres", "HaulMetadataTesting", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
