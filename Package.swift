@@ -8,7 +8,8 @@ let package = Package(
     name: "Haul",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "haul", targets: ["haul"])
+        .executable(name: "haul", targets: ["haul"]),
+        .executable(name: "hauld", targets: ["hauld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -140,6 +141,21 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The service executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "hauld",
+            dependencies: [
+                "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres",
+                "HaulIdentity",
+                "HaulFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Benchmark: index memory per blob (bench/index-memory.md).
         .executableTarget(
             name: "haul-bench-index",
@@ -176,6 +192,18 @@ let package = Package(
             dependencies: [
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat",
                 "HaulCrypto",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulServiceTests",
+            dependencies: [
+                "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulIdentity", "HaulStorage",
+                "HaulStorageFS", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strict
         ),
