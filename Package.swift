@@ -8,7 +8,8 @@ let package = Package(
     name: "Haul",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "haul", targets: ["haul"])
+        .executable(name: "haul", targets: ["haul"]),
+        .executable(name: "hauld", targets: ["hauld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,7 +19,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
@@ -77,7 +84,7 @@ let package = Package(
         ),
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
-        .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+        .target(name: "HaulMetadata", dependencies: ["HaulFormat", "HaulProtocol"], swiftSettings: strict),
         // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
         .target(
             name: "HaulMetadataSQLite",
@@ -94,6 +101,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The API's value types, shared by the agent and the service (docs/service.md, docs/openapi.yaml).
+        .target(name: "HaulProtocol", dependencies: ["HaulFormat"], swiftSettings: strict),
+
         // Identity: keys, certificate requests, the issuing CA, thumbprints and pins, signed assertions
         // (docs/identity.md). Knows nothing of repositories or HTTP.
         .target(
@@ -104,6 +114,25 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The service: Hummingbird routes, auth, the vault object API, metrics (docs/service.md).
+        .target(
+            name: "HaulService",
+            dependencies: [
+                "HaulProtocol", "HaulMetadata", "HaulIdentity", "HaulStorage", "HaulStorageFS", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -122,6 +151,21 @@ let package = Package(
             dependencies: [
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulFormat", "HaulCrypto", "CLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The service executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "hauld",
+            dependencies: [
+                "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres",
+                "HaulIdentity",
+                "HaulFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -173,6 +217,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "HaulServiceTests",
+            dependencies: [
+                "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulIdentity", "HaulStorage",
+                "HaulStorageFS", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "HaulProtocolTests", dependencies: ["HaulProtocol", "HaulFormat"], swiftSettings: strict),
         .testTarget(
             name: "HaulIdentityTests",
             dependencies: [
