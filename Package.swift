@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         // System and C shims.
@@ -58,6 +61,20 @@ let package = Package(
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
         .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+
+        // Identity: keys, certificate requests, the issuing CA, thumbprints and pins, signed assertions
+        // (docs/identity.md). Knows nothing of repositories or HTTP.
+        .target(
+            name: "HaulIdentity",
+            dependencies: [
+                "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
@@ -113,6 +130,16 @@ let package = Package(
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat",
                 "HaulCrypto",
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulIdentityTests",
+            dependencies: [
+                "HaulIdentity", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
