@@ -60,7 +60,10 @@ let package = Package(
         ),
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
-        .target(name: "HaulMetadata", dependencies: ["HaulFormat"], swiftSettings: strict),
+        .target(name: "HaulMetadata", dependencies: ["HaulFormat", "HaulProtocol"], swiftSettings: strict),
+
+        // The API's value types, shared by the agent and the service (docs/service.md, docs/openapi.yaml).
+        .target(name: "HaulProtocol", dependencies: ["HaulFormat"], swiftSettings: strict),
 
         // Identity: keys, certificate requests, the issuing CA, thumbprints and pins, signed assertions
         // (docs/identity.md). Knows nothing of repositories or HTTP.
@@ -132,6 +135,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "HaulProtocolTests", dependencies: ["HaulProtocol", "HaulFormat"], swiftSettings: strict),
         .testTarget(
             name: "HaulIdentityTests",
             dependencies: [

@@ -1,14 +1,9 @@
 import Foundation
 import HaulFormat
+import HaulProtocol
 
-/// The roles a caller can hold (docs/service.md §3). Closed: a new role is a new case and a new migration.
-public enum Role: String, Sendable, Hashable, Codable, CaseIterable {
-    case subscriptionAdmin
-    case site
-    case server
-    case offlineApp
-    case `operator`
-}
+/// The roles a caller can hold: one definition, in `HaulProtocol`, shared by the API and the store.
+public typealias Role = HaulProtocol.Role
 
 /// A customer of the provider: everything else belongs to exactly one subscription.
 public struct Subscription: Sendable, Hashable, Codable {
