@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System and C shims.
@@ -78,6 +80,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The agent side of the vault: the typed service client over HTTPS with pinned keys (NIO + NIOSSL, the pin
+        // checked in the handshake's verification callback), and the VaultBlobStore.
+        .target(
+            name: "HaulClient",
+            dependencies: [
+                "HaulStorage", "HaulFormat", "HaulProtocol", "HaulIdentity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // Credential files, publish settings and the agent's state directory.
+        .target(
+            name: "HaulAgent", dependencies: ["HaulClient", "HaulProtocol", "HaulIdentity", "HaulFormat"],
+            swiftSettings: strict
+        ),
 
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
@@ -91,6 +111,7 @@ let package = Package(
             name: "haul",
             dependencies: [
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulFormat", "HaulCrypto", "CLinux",
+                "HaulAgent", "HaulClient", "HaulProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -136,6 +157,21 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "HaulProtocolTests", dependencies: ["HaulProtocol", "HaulFormat"], swiftSettings: strict),
+        .testTarget(
+            name: "HaulAgentTests", dependencies: ["HaulAgent", "HaulProtocol", "HaulIdentity", "HaulFormat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulClientTests",
+            dependencies: [
+                "HaulClient", "HaulFormat", "HaulIdentity", "HaulProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "HaulIdentityTests",
             dependencies: [
