@@ -10,8 +10,10 @@ struct Haul: AsyncParsableCommand {
         commandName: "haul",
         abstract: "Deduplicating, compressed, end-to-end encrypted backups, seeded offline.",
         discussion: """
-            Every command works on a repository given by --repo DIR or HAUL_REPO. The passphrase comes from \
-            HAUL_PASSWORD, --password-file FILE, or a prompt on a terminal. Exit codes are listed in docs/exit-codes.md.
+            Every command works on a repository given by --repo DIR or HAUL_REPO, or, on a machine registered with \
+            a vault (`haul register`), on its repository in the vault (--vault, or when neither --repo nor \
+            HAUL_REPO is given; docs/agent.md). The passphrase comes from HAUL_PASSWORD, --password-file FILE, or \
+            a prompt on a terminal. Exit codes are listed in docs/exit-codes.md.
             """,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
@@ -19,6 +21,7 @@ struct Haul: AsyncParsableCommand {
             KeyCommand.self, UnlockCommand.self,
             StatsCommand.self, DiffCommand.self, FindCommand.self, DumpCommand.self,
             RepairCommand.self,
+            RegisterCommand.self, CloudCommand.self,
         ]
     )
 

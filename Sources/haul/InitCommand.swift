@@ -28,7 +28,7 @@ struct InitCommand: AsyncParsableCommand {
             let repository: String
             let kdf: KDFParameters
         }
-        let path = try global.repositoryPath()
+        let path = try global.location().description
         if global.json {
             try printJSON(Out(id: repository.config.id, repository: path, kdf: kdf))
         } else {
