@@ -112,7 +112,7 @@ enum DurationText {
 
 struct CloudVaultCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "vault", abstract: "Create, list and undelete in vaults.",
+        commandName: "vault", abstract: "Create and list vaults; list and put back deleted objects.",
         subcommands: [Create.self, List.self, Undelete.self])
 
     struct Create: AsyncParsableCommand {
