@@ -28,15 +28,16 @@ public struct AssertionVerifier: Sendable {
     /// Verifies `token`.
     ///
     /// In order (the first failing rule is the reason):
-    /// 1. The token is at most 8 KiB, three base64url parts; the header is a JSON object with a string `alg`
-    ///    and no `crit` (`malformed`).
+    /// 1. The token is at most 8 KiB, three parts; the header is base64url of a JSON object with a string `alg`
+    ///    (`malformed`).
     /// 2. `alg` is neither `none` nor an HMAC `HS*` (`algorithmNotAllowed`), whatever else the token says.
-    /// 3. `x5t#S256` holds 32 bytes in base64url (`malformed`); `lookup` returns a certificate for them
-    ///    (`unknownCertificate`). `x5c`, `x5u`, `jwk`, `jku` and `kid` are ignored: a key is never taken from the
-    ///    token.
+    /// 3. There is no `crit`, and `x5t#S256` holds 32 bytes in base64url (`malformed`); `lookup` returns a
+    ///    certificate for them (`unknownCertificate`). `x5c`, `x5u`, `jwk`, `jku` and `kid` are ignored: a key is
+    ///    never taken from the token.
     /// 4. `alg` is the algorithm of that certificate's key: ES256 for P-256, nothing else is registered
     ///    (`algorithmNotAllowed`).
-    /// 5. The ES256 signature verifies with the certificate's key, by jwt-kit (`badSignature`).
+    /// 5. The signature is base64url (`malformed`) of 64 bytes that verify with the certificate's key, by jwt-kit
+    ///    (`badSignature`).
     /// 6. The claims are a JSON object of the right types (`malformed`) with non-empty `aud`, `sub`, `jti`
     ///    and numeric `iat`, `exp` (`missingClaim`).
     /// 7. `aud` is a single string equal to `audience` (`wrongAudience`).

@@ -33,6 +33,8 @@ extension CertificateAuthority {
                 names.append(.dnsName(hostname))
             }
         }
+        let notValidBefore = wholeSecond(notValidBefore)
+        let notValidAfter = wholeSecond(notValidAfter)
         try checkValidity(notValidBefore, notValidAfter)
         let key = IdentityKey()
         let name = try CertificateRequest.distinguishedName(commonName: String(first.prefix(64)))

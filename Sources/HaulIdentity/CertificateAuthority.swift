@@ -39,8 +39,8 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// Makes a new CA: a fresh key and a self-signed root `CN=<commonName>` valid from `notValidBefore` to
-    /// `notValidAfter`, with basic constraints `CA:TRUE, pathlen:0` and key usage `keyCertSign, cRLSign` (both
-    /// critical), and a subject key identifier.
+    /// `notValidAfter` (rounded down to whole seconds), with basic constraints `CA:TRUE, pathlen:0` and key usage
+    /// `keyCertSign, cRLSign` (both critical), and a subject key identifier.
     ///
     /// - Throws: `HaulError` `invalidArgument` for a bad common name or an empty validity period.
     public static func create(commonName: String, notValidBefore: Date, notValidAfter: Date) throws
@@ -48,6 +48,8 @@ public struct CertificateAuthority: Sendable {
     {
         let key = IdentityKey()
         let name = try CertificateRequest.distinguishedName(commonName: commonName)
+        let notValidBefore = wholeSecond(notValidBefore)
+        let notValidAfter = wholeSecond(notValidAfter)
         try checkValidity(notValidBefore, notValidAfter)
         let publicKey = Certificate.PublicKey(key.privateKey.publicKey)
         let certificate = try make {
@@ -72,7 +74,8 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// Issues a client certificate for the key of `request`, with subject `CN=<commonName>` (the service chooses
-    /// it; the request's own subject is ignored), valid from `notValidBefore` to `notValidAfter`.
+    /// it; the request's own subject is ignored), valid from `notValidBefore` to `notValidAfter` (both rounded
+    /// down to whole seconds).
     ///
     /// The certificate has basic constraints `CA:FALSE` and key usage `digitalSignature` (both critical),
     /// extended key usage `clientAuth`, and subject and authority key identifiers.
@@ -92,6 +95,8 @@ public struct CertificateAuthority: Sendable {
                 .invalidArgument, "the certificate signing request's key is not P-256; Haul issues for P-256 only")
         }
         let subject = try CertificateRequest.distinguishedName(commonName: commonName)
+        let notValidBefore = Self.wholeSecond(notValidBefore)
+        let notValidAfter = Self.wholeSecond(notValidAfter)
         try Self.checkValidity(notValidBefore, notValidAfter)
         guard notValidBefore >= certificate.notValidBefore, notValidAfter <= certificate.notValidAfter else {
             throw HaulError(
@@ -153,6 +158,12 @@ public struct CertificateAuthority: Sendable {
                 "\(certificate) does not chain to the CA \(self.certificate) at \(time)"
                     + (reasons.isEmpty ? "" : ": \(reasons)"))
         }
+    }
+
+    /// `date` rounded down to a whole second: X.509 times have no fraction (RFC 5280 §4.1.2.5), so validity
+    /// periods are compared, and encoded, in whole seconds.
+    static func wholeSecond(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
     }
 
     static func checkValidity(_ notValidBefore: Date, _ notValidAfter: Date) throws {
