@@ -102,7 +102,7 @@ let package = Package(
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
             name: "HaulTesting",
-            dependencies: ["HaulStorage", "HaulFormat", "CLinux"],
+            dependencies: ["HaulStorage", "HaulFormat", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 

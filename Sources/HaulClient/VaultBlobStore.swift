@@ -15,9 +15,10 @@ import NIOHTTP1
 /// | `delete` | `DELETE …` (the service keeps the object 14 days in its trash) |
 ///
 /// `config` is addressed as `/v1/repositories/{server}/objects/config`. Leases go through the same routes (the
-/// service keeps them as rows). The service checks content-addressed names against the SHA-256 of the body and
-/// refuses a second `config`; both surface as the errors of the `BlobStore` contract (`invalidArgument`,
-/// `alreadyExists`). Transient failures are retried inside the session with back-off.
+/// service keeps them as rows and requires lease JSON). The service checks content-addressed names against the
+/// SHA-256 of the body (`contentHashMismatch`), writes config once (a second put is `alreadyExists`) and never
+/// deletes it (`permissionDenied`): `BlobStoreConformance` runs with its `.verifying` profile against this store.
+/// Transient failures are retried inside the session with back-off.
 public struct VaultBlobStore: BlobStore {
     public let session: ServiceSession
     /// The server whose repository this is (its id).
@@ -122,6 +123,11 @@ public struct VaultBlobStore: BlobStore {
     }
 
     public func delete(_ key: ObjectKey) async throws {
+        if key.kind == .config {
+            // The service never deletes config (it is immutable); a missing one is still "not found".
+            guard try await head(key) != nil else { throw HaulError(.notFound, "config does not exist in the vault") }
+            throw HaulError(.permissionDenied, "the repository config in the vault is immutable and cannot be deleted")
+        }
         let exchange = try await session.send(.DELETE, path(key))
         guard (200..<300).contains(exchange.status) else {
             throw ServiceError.map(exchange, request: "DELETE \(key.path)")
