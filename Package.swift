@@ -184,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["HaulTesting", "HaulFormat"],
+            dependencies: ["HaulTesting", "HaulFormat", "HaulAgent", "HaulProtocol", "HaulStorage"],
             swiftSettings: strict
         ),
     ]
