@@ -10,7 +10,22 @@ import Testing
 
 @testable import HaulClient
 
-/// A TLS server on 127.0.0.1 with its own self-signed key that answers every request with 200 `{"status":"ok"}`.
+/// A request as the test server saw it.
+struct SeenRequest: Sendable {
+    var method: HTTPMethod
+    var uri: String
+    var headers: HTTPHeaders
+    var body: [UInt8]
+}
+
+/// What the test server answers.
+struct CannedResponse: Sendable {
+    var status: HTTPResponseStatus = .ok
+    var body: String = "{\"status\":\"ok\"}"
+}
+
+/// A TLS server on 127.0.0.1 with its own self-signed key; `respond` answers each request (by default 200
+/// `{"status":"ok"}`).
 final class TestTLSServer: Sendable {
     let credentials: ServerCredentials
     let channel: any Channel
@@ -20,7 +35,7 @@ final class TestTLSServer: Sendable {
     var url: String { "https://127.0.0.1:\(port)" }
     var pin: SPKIPin { credentials.key.spkiPin }
 
-    init() async throws {
+    init(respond: @escaping @Sendable (SeenRequest) -> CannedResponse = { _ in CannedResponse() }) async throws {
         credentials = try CertificateAuthority.makeSelfSignedServerCertificate(
             notValidBefore: Date().addingTimeInterval(-3600), notValidAfter: Date().addingTimeInterval(86_400))
         var configuration = TLSConfiguration.makeServerConfiguration(
@@ -38,7 +53,7 @@ final class TestTLSServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(OKResponder())
+                    try channel.pipeline.syncOperations.addHandler(Responder(respond: respond))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -51,20 +66,35 @@ final class Counter: Sendable {
     let value = Mutex(0)
 }
 
-private final class OKResponder: ChannelInboundHandler, Sendable {
+private final class Responder: ChannelInboundHandler, Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    let respond: @Sendable (SeenRequest) -> CannedResponse
+    private let request = Mutex<SeenRequest?>(nil)
+
+    init(respond: @escaping @Sendable (SeenRequest) -> CannedResponse) { self.respond = respond }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .end = unwrapInboundIn(data) else { return }
-        let body = ByteBuffer(string: "{\"status\":\"ok\"}")
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request.withLock { $0 = SeenRequest(method: head.method, uri: head.uri, headers: head.headers, body: []) }
+        case .body(var buffer):
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            request.withLock { $0?.body += bytes }
+        case .end:
+            guard let seen = request.withLock({ $0 }) else { return }
+            let answer = respond(seen)
+            let body = ByteBuffer(string: answer.body)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))),
+                promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
     }
 }
 
