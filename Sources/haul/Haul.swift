@@ -2,6 +2,7 @@ import ArgumentParser
 import CLinux
 import Foundation
 import Glibc
+import HaulAgent
 import HaulFormat
 
 @main
@@ -73,7 +74,7 @@ enum ExitStatus {
     static func code(for error: HaulError) -> Int32 {
         switch error.code {
         case .wrongPassword: wrongPassword
-        case .repositoryNotFound: repositoryNotFound
+        case .repositoryNotFound, .notRegistered: repositoryNotFound
         case .repositoryBusy: repositoryBusy
         case .interrupted: interrupted
         default: fatal
