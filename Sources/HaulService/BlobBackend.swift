@@ -1,0 +1,48 @@
+import Foundation
+import HaulFormat
+import HaulStorage
+import HaulStorageFS
+
+/// Where the service keeps blobs: one `BlobStore` per prefix (docs/service.md §5). A server's repository is the
+/// prefix `vaults/<vault id>/servers/<server id>`, a soft-deleted object `trash/<deleted-object id>`.
+///
+/// The filesystem backend maps a prefix to a directory under its root (made on first use); an S3 backend maps it
+/// to a key prefix of a bucket through the same closure.
+public struct BlobBackend: Sendable {
+    private let open: @Sendable (String) async throws -> any BlobStore
+
+    /// A backend from a closure that opens the store of a prefix. The prefix never starts or ends with `/` and
+    /// holds only names made by the service (ids, fixed words).
+    public init(open: @escaping @Sendable (String) async throws -> any BlobStore) {
+        self.open = open
+    }
+
+    /// The store at `prefix`.
+    public func store(_ prefix: String) async throws -> any BlobStore { try await open(prefix) }
+
+    /// The repository of a server.
+    public func repository(vault: UUID, server: UUID) async throws -> any BlobStore {
+        try await store(Self.repositoryPrefix(vault: vault, server: server))
+    }
+
+    public static func repositoryPrefix(vault: UUID, server: UUID) -> String {
+        "vaults/\(vault.uuidString.lowercased())/servers/\(server.uuidString.lowercased())"
+    }
+
+    public static func trashPrefix(_ id: UUID) -> String { "trash/\(id.uuidString.lowercased())" }
+
+    /// Filesystem stores under `root` (`DIR/blobs`): `mkdir -p root/prefix` (mode 0700), then a
+    /// `FileSystemBlobStore` there.
+    public static func fileSystem(root: String) -> BlobBackend {
+        BlobBackend { prefix in
+            let path = "\(root)/\(prefix)"
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw HaulError(.io, "cannot create the blob directory \(path)", cause: error)
+            }
+            return try FileSystemBlobStore(root: path)
+        }
+    }
+}
