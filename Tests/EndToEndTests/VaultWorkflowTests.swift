@@ -100,7 +100,7 @@ struct VaultFixture {
         guard let id = object?["id"] as? String else { throw ScratchError("no subscription id in \(subscription)") }
         credential = scratch("admin.json")
         try service.admin([
-            "admin", "credential", "--subscription", id, "--out", credential, "--service-url", service.url,
+            "admin", "credential", "--subscription", id, "--out", credential, "--url", service.url,
         ])
         let vault = try admin.run(["cloud", "vault", "create", "office", "--credential", credential])
         guard vault.status == 0 else { throw ScratchError("vault create failed: \(vault.stderr)") }
@@ -205,7 +205,7 @@ struct VaultFixture {
         // A credential of the real service, pointed at the impostor: same pins, another key on the other end.
         try real.admin([
             "admin", "credential", "--subscription", subscriptionID, "--out", scratch("admin.json"),
-            "--service-url", impostor.url,
+            "--url", impostor.url,
         ])
         let admin = agent(scratch, state: "admin-state")
         let result = try admin.run(["cloud", "vault", "list", "--credential", scratch("admin.json")])
