@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System and C shims.
@@ -95,6 +97,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
@@ -123,6 +126,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
+        .target(
+            name: "HaulMetadataSQLite",
+            dependencies: ["HaulMetadata", "HaulFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HaulMetadataPostgres",
+            dependencies: [
+                "HaulMetadata", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
@@ -130,6 +148,7 @@ let package = Package(
             dependencies: ["HaulStorage", "HaulFormat", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .target(name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulFormat"], swiftSettings: strict),
 
         // The thin executable.
         .executableTarget(
@@ -205,6 +224,15 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulMetadataTests",
+            dependencies: [
+                "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres", "HaulMetadataTesting", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -32,7 +32,7 @@ ensure_packages() {
 # The build dependencies of Haul itself.
 ensure_build_dependencies() {
     command -v swift >/dev/null || { echo "error: swift is not on PATH (expected /opt/swift/usr/bin)" >&2; return 1; }
-    ensure_packages libzstd-dev pkg-config
+    ensure_packages libzstd-dev libsqlite3-dev pkg-config
 }
 
 # swift-format ships with the toolchain as `swift format`.
@@ -42,4 +42,50 @@ ensure_swift_format() {
         return 1
     fi
     echo "swift format $(swift format --version)"
+}
+
+# Cleanup on exit: functions here push commands with `on_exit`; one EXIT trap runs them, newest first, so several
+# helpers (and the calling script) compose instead of overwriting each other's trap.
+HAUL_EXIT_COMMANDS=()
+on_exit() {
+    HAUL_EXIT_COMMANDS+=("$*")
+    trap run_exit_commands EXIT
+}
+run_exit_commands() {
+    local status=$?
+    local i
+    for ((i = ${#HAUL_EXIT_COMMANDS[@]} - 1; i >= 0; i--)); do
+        eval "${HAUL_EXIT_COMMANDS[i]}" || true
+    done
+    HAUL_EXIT_COMMANDS=()
+    return "$status"
+}
+
+# Starts a throwaway PostgreSQL 15 cluster for the metadata tests: Debian's server binaries run as user postgres
+# (initdb refuses root), trust auth on a free loopback port, fsync off, socket and data in a temp dir. Creates the
+# database haul_test, exports HAUL_TEST_POSTGRES_URL, and stops the server and removes the dir on exit.
+start_postgres() {
+    local bin=/usr/lib/postgresql/15/bin
+    if [[ ! -x $bin/initdb ]]; then
+        ensure_packages postgresql-15
+    fi
+    local run=()
+    if [[ $(id -un) != postgres ]]; then
+        [[ $(id -u) -eq 0 ]] || { echo "error: start_postgres needs root (to run as user postgres)" >&2; return 1; }
+        run=(runuser -u postgres --)
+    fi
+    local dir port
+    dir=$(mktemp -d /tmp/haul-postgres.XXXXXX)
+    chown postgres: "$dir" 2>/dev/null || true
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" ||
+        { cat "$dir/initdb.log" >&2; return 1; }
+    on_exit "rm -rf '$dir'"
+    "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >/dev/null || { cat "$dir/server.log" >&2; return 1; }
+    on_exit "${run[*]} '$bin/pg_ctl' -D '$dir/data' -m fast stop >/dev/null"
+    "${run[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -c "CREATE DATABASE haul_test" >/dev/null
+    export HAUL_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/haul_test"
+    echo "PostgreSQL 15 on 127.0.0.1:$port ($dir): HAUL_TEST_POSTGRES_URL=$HAUL_TEST_POSTGRES_URL"
 }

@@ -12,7 +12,11 @@ import HaulFormat
 /// Contract:
 /// - Creating a record whose unique key exists throws `HaulError` `.alreadyExists`; the store is unchanged.
 /// - Reading a missing record returns `nil`; updating or deleting a missing record throws `.notFound`.
-/// - Lists are ordered by name (or by `sequence` for audit events, by `deletedAt` for deleted objects).
+/// - Creating a record whose parent is missing (the subscription of a vault, the vault of a server, the identity of
+///   a token, the server of a lease, the vault and server of a deleted object…) throws `.notFound`.
+/// - Lists are ordered by name, bytewise (identities by thumbprint; audit events by `sequence`; deleted objects by
+///   `deletedAt`); ties are broken by id.
+/// - Times keep at least microsecond precision.
 /// - A lost connection or a busy database is `HaulError` with `transient == true`; a retry is safe for every
 ///   method (creates report `.alreadyExists` on the second try if the first one landed).
 /// - `migrate()` is idempotent and safe when several processes call it at once (it runs under a database lock).
