@@ -8,7 +8,8 @@ let package = Package(
     name: "Haul",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "haul", targets: ["haul"])
+        .executable(name: "haul", targets: ["haul"]),
+        .executable(name: "hauld", targets: ["hauld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,6 +72,21 @@ let package = Package(
 
         // The service's metadata: records and the MetadataStore protocol (docs/service.md §2).
         .target(name: "HaulMetadata", dependencies: ["HaulFormat", "HaulProtocol"], swiftSettings: strict),
+        // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
+        .target(
+            name: "HaulMetadataSQLite",
+            dependencies: ["HaulMetadata", "HaulFormat", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HaulMetadataPostgres",
+            dependencies: [
+                "HaulMetadata", "HaulFormat",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
 
         // The API's value types, shared by the agent and the service (docs/service.md, docs/openapi.yaml).
         .target(name: "HaulProtocol", dependencies: ["HaulFormat"], swiftSettings: strict),
@@ -126,21 +142,6 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The two real metadata stores (docs/metadata.md); vendor types stay inside each.
-        .target(
-            name: "HaulMetadataSQLite",
-            dependencies: ["HaulMetadata", "HaulFormat", .product(name: "GRDB", package: "GRDB.swift")],
-            swiftSettings: strict
-        ),
-        .target(
-            name: "HaulMetadataPostgres",
-            dependencies: [
-                "HaulMetadata", "HaulFormat",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
 
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
@@ -157,6 +158,21 @@ let package = Package(
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulFormat", "HaulCrypto", "CLinux",
                 "HaulAgent", "HaulClient", "HaulProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The service executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "hauld",
+            dependencies: [
+                "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres",
+                "HaulIdentity",
+                "HaulFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -197,6 +213,18 @@ let package = Package(
             dependencies: [
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulTesting", "HaulFormat",
                 "HaulCrypto",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulServiceTests",
+            dependencies: [
+                "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulIdentity", "HaulStorage",
+                "HaulStorageFS", "HaulFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strict
         ),
