@@ -81,7 +81,7 @@ public struct VaultBlobStore: BlobStore {
                     .invalidArgument, "offset \(offset) is past the end of \(key.path) (\(body.count) bytes)")
             }
             return Array(body[Int(offset)..<Int(min(Int64(body.count), offset + Int64(length)))])
-        case 416:
+        case _ where exchange.status == 416 || ServiceError.body(of: exchange)?.code == "invalidRange":
             // Unsatisfiable: the range starts at or past the end. At the end exactly is an empty read.
             guard let info = try await head(key) else { throw HaulError(.notFound, "\(key.path) does not exist") }
             if offset == info.size { return [] }
