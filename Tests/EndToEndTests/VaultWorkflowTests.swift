@@ -225,3 +225,20 @@ struct VaultFixture {
         #expect(vault.stderr.contains("not registered"), "\(vault.stderr)")
     }
 }
+
+/// What people see of the vault commands: every one explains itself with an example.
+@Suite struct VaultCommandHelpTests {
+    @Test(arguments: [
+        ["register"], ["cloud"], ["cloud", "publish-settings"], ["cloud", "vault", "create"],
+        ["cloud", "vault", "list"],
+        ["cloud", "vault", "undelete"], ["cloud", "storage-account", "create"], ["cloud", "storage-account", "list"],
+        ["cloud", "container", "create"], ["cloud", "container", "list"], ["cloud", "server", "list"],
+        ["cloud", "server", "revoke"], ["cloud", "usage"], ["cloud", "audit"],
+    ])
+    func helpHasAnExample(_ command: [String]) throws {
+        let result = try HaulProcess(repo: "").run(command + ["--help"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.out.contains("Example:"), "\(command.joined(separator: " ")) --help: \(result.out)")
+        if command != ["cloud"] { #expect(result.out.contains("--json"), "\(command) has no --json") }
+    }
+}
