@@ -59,7 +59,7 @@ extension CertificateAuthority {
                 issuerPrivateKey: Certificate.PrivateKey(key.privateKey)
             )
         }
-        return ServerCredentials(key: key, certificate: try IdentityCertificate(x509: x509))
+        return try ServerCredentials(key: key, certificate: try IdentityCertificate(x509: x509))
     }
 
     /// The 4 or 16 bytes of a textual IPv4 or IPv6 address, or `nil` when `text` is not one.

@@ -114,5 +114,9 @@ import X509
             try CertificateAuthority.makeSelfSignedServerCertificate(
                 hostnames: [], notValidBefore: testNow, notValidAfter: testNow.addingTimeInterval(1))
         }
+        let reloaded = try ServerCredentials(
+            key: try IdentityKey(pem: server.key.pem), certificate: try IdentityCertificate(pem: certificate.pem))
+        #expect(reloaded.certificate.spkiPin == certificate.spkiPin)
+        #expect(throws: HaulError.self) { try ServerCredentials(key: IdentityKey(), certificate: certificate) }
     }
 }
