@@ -78,7 +78,11 @@ public struct ServiceDirectory: Sendable {
     /// Reads a TLS certificate and key given as files (`--tls-cert`, `--tls-key`); the key must be 0600.
     public static func tlsFiles(certificate: String, key: String) throws -> ServiceConfiguration.TLSFiles {
         let identityKey = try IdentityKey.load(from: key)
-        return ServiceConfiguration.TLSFiles(certificatePEM: try readText(certificate), privateKeyPEM: identityKey.pem)
+        let pem = try readText(certificate)
+        guard identityKey.matches(try IdentityCertificate(pem: pem)) else {
+            throw HaulError(.invalidArgument, "the TLS key \(key) is not the key of the certificate \(certificate)")
+        }
+        return ServiceConfiguration.TLSFiles(certificatePEM: pem, privateKeyPEM: identityKey.pem)
     }
 
     /// The SPKI SHA-256 pin (standard base64) of the first certificate in a PEM chain.

@@ -48,6 +48,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         do {
             try await serve()
+        } catch let error as ValidationError {
+            throw error
         } catch {
             throw fail(error, json: json)
         }
