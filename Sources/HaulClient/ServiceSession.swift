@@ -21,6 +21,8 @@ public actor ServiceSession {
     private let signer: AssertionSigner
     private let now: @Sendable () -> Date
     private var token: (value: String, expires: Date)?
+    /// The exchange in flight, shared by every caller that needs a token meanwhile (parallel uploads at start).
+    private var exchange: Task<(value: String, expires: Date), any Error>?
 
     /// The service's base URL.
     public nonisolated var serviceURL: String { transport.baseURL }
@@ -46,7 +48,11 @@ public actor ServiceSession {
     /// A valid bearer token, from the cache or a new exchange.
     public func bearerToken() async throws -> String {
         if let token, token.expires.timeIntervalSince(now()) > Self.renewalMargin { return token.value }
-        let fresh = try await exchangeToken()
+        if let exchange { return try await exchange.value.value }
+        let task = Task { try await exchangeToken() }
+        exchange = task
+        defer { exchange = nil }
+        let fresh = try await task.value
         token = fresh
         return fresh.value
     }

@@ -84,6 +84,18 @@ final class FakeService: Sendable {
         await server.stop()
     }
 
+    @Test func concurrentCallersShareOneTokenExchange() async throws {
+        let fake = FakeService(lifetime: 900)
+        let server = try await TestTLSServer(respond: fake.respond)
+        let client = ServiceClient(session: try session(server))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { _ = try await client.vaults() } }
+            try await group.waitForAll()
+        }
+        #expect(fake.state.withLock { $0.issued } == 1)
+        await server.stop()
+    }
+
     @Test func tokenCloseToExpiryIsRenewed() async throws {
         // A token valid for less than the renewal margin is replaced before each use.
         let fake = FakeService(lifetime: ServiceSession.renewalMargin - 5)
