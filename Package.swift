@@ -117,6 +117,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The agent side of the vault: the typed service client over HTTPS with pinned keys (NIO + NIOSSL, the pin
+        // checked in the handshake's verification callback), and the VaultBlobStore.
+        .target(
+            name: "HaulClient",
+            dependencies: [
+                "HaulStorage", "HaulFormat", "HaulProtocol", "HaulIdentity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // Credential files, publish settings and the agent's state directory.
+        .target(
+            name: "HaulAgent", dependencies: ["HaulClient", "HaulProtocol", "HaulIdentity", "HaulFormat"],
+            swiftSettings: strict
+        ),
 
         // The service: Hummingbird routes, auth, the vault object API, metrics (docs/service.md).
         .target(
@@ -140,7 +159,7 @@ let package = Package(
         // Test support: conformance suites, fault-injecting stores, tree fixtures.
         .target(
             name: "HaulTesting",
-            dependencies: ["HaulStorage", "HaulFormat", "CLinux"],
+            dependencies: ["HaulStorage", "HaulFormat", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulFormat"], swiftSettings: strict),
@@ -150,6 +169,7 @@ let package = Package(
             name: "haul",
             dependencies: [
                 "HaulEngine", "HaulRepository", "HaulStorage", "HaulStorageFS", "HaulFormat", "HaulCrypto", "CLinux",
+                "HaulAgent", "HaulClient", "HaulProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -231,6 +251,21 @@ let package = Package(
         ),
         .testTarget(name: "HaulProtocolTests", dependencies: ["HaulProtocol", "HaulFormat"], swiftSettings: strict),
         .testTarget(
+            name: "HaulAgentTests", dependencies: ["HaulAgent", "HaulProtocol", "HaulIdentity", "HaulFormat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HaulClientTests",
+            dependencies: [
+                "HaulClient", "HaulFormat", "HaulIdentity", "HaulProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "HaulIdentityTests",
             dependencies: [
                 "HaulIdentity", "HaulFormat",
@@ -251,7 +286,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["HaulTesting", "HaulFormat"],
+            dependencies: ["HaulTesting", "HaulFormat", "HaulAgent", "HaulProtocol", "HaulStorage"],
             swiftSettings: strict
         ),
     ]

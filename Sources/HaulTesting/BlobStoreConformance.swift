@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import HaulFormat
 import HaulStorage
 
@@ -9,13 +11,23 @@ import HaulStorage
 /// empty and large (9 MiB) objects, many objects across data fan-out folders, equal names in different kinds,
 /// and, when the store claims `atomicCreateOnly`, concurrent creators.
 public enum BlobStoreConformance {
+    /// What the store under test checks on writes, beyond the `BlobStore` contract.
+    public enum Profile: Sendable {
+        /// Any name holds any bytes (memory, filesystem, S3).
+        case opaque
+        /// The vault object API (docs/service.md §6): names of content-addressed kinds must be the SHA-256 of the
+        /// bytes, lease bodies must be lease JSON (format.md §10), and config is written once. The checks write
+        /// only such objects, and expect an overwrite of config to fail with `alreadyExists`.
+        case verifying
+    }
+
     /// Runs every check. `makeStore` must return an empty store each time it is called.
     /// - Throws: `ConformanceFailure` on the first violation, or the store's error where a call had to succeed.
-    public static func run(_ makeStore: () async throws -> any BlobStore) async throws {
+    public static func run(profile: Profile = .opaque, _ makeStore: () async throws -> any BlobStore) async throws {
         for (name, check) in checks {
             let store = try await makeStore()
             do {
-                try await check(Checker(name: name, store: store))
+                try await check(Checker(name: name, store: store, profile: profile))
             } catch let failure as ConformanceFailure {
                 throw failure
             } catch {
@@ -61,8 +73,7 @@ public enum BlobStoreConformance {
     private static func putAndGetEveryKind(_ c: Checker) async throws {
         var expected: [ObjectKey: [UInt8]] = [:]
         for (i, kind) in ObjectKind.allCases.enumerated() {
-            let key = kind == .config ? ObjectKey.config : try Fixture.key(kind, UInt64(10 + i))
-            let bytes = Fixture.bytes(count: 100 + 37 * i, seed: UInt64(i))
+            let (key, bytes) = try c.object(kind, seed: UInt64(10 + i), count: 100 + 37 * i)
             try await c.store.put(key, bytes)
             expected[key] = bytes
         }
@@ -79,30 +90,39 @@ public enum BlobStoreConformance {
     private static func overwrite(_ c: Checker) async throws {
         let key = try Fixture.key(.leases, 20)
         for (step, count) in [1000, 10, 5000, 0, 3].enumerated() {
-            let bytes = Fixture.bytes(count: count, seed: UInt64(step))
+            let bytes = c.bytes(.leases, seed: UInt64(step), count: count)
             try await c.store.put(key, bytes, mode: .overwrite)
             try await c.equalBytes(try await c.store.get(key), bytes, "get after overwrite #\(step) (\(count) bytes)")
-            try await c.equal(try await c.store.head(key)?.size, Int64(count), "head after overwrite #\(step)")
+            try await c.equal(try await c.store.head(key)?.size, Int64(bytes.count), "head after overwrite #\(step)")
         }
         try await c.equal(try await c.store.list(.leases).count, 1, "list after repeated overwrites")
     }
 
     private static func createOnly(_ c: Checker) async throws {
-        for key in [ObjectKey.config, try Fixture.key(.keys, 30), try Fixture.key(.data, 31)] {
-            let first = Fixture.bytes(count: 300, seed: 1)
+        for (seed, kind) in [(29, ObjectKind.config), (30, .keys), (31, .data)] {
+            let (key, first) = try c.object(kind, seed: UInt64(seed), count: 300)
             try await c.store.put(key, first, mode: .createOnly)
+            // Under `.verifying` a content-addressed name admits only its own bytes.
+            let fixed = c.profile == .verifying && kind.isContentAddressed
             try await c.expectError(.alreadyExists, "second createOnly put of \(key.path)") {
-                try await c.store.put(key, Fixture.bytes(count: 20, seed: 2), mode: .createOnly)
+                try await c.store.put(key, fixed ? first : Fixture.bytes(count: 20, seed: 2), mode: .createOnly)
             }
             try await c.equalBytes(try await c.store.get(key), first, "\(key.path) after a refused createOnly put")
-            let second = Fixture.bytes(count: 50, seed: 3)
+            let second = fixed ? first : Fixture.bytes(count: 50, seed: 3)
+            if c.profile == .verifying && kind == .config {
+                try await c.expectError(.alreadyExists, "overwrite of the write-once config") {
+                    try await c.store.put(key, second, mode: .overwrite)
+                }
+                try await c.equalBytes(try await c.store.get(key), first, "config after a refused overwrite")
+                continue
+            }
             try await c.store.put(key, second, mode: .overwrite)
             try await c.equalBytes(try await c.store.get(key), second, "\(key.path) after overwrite")
         }
     }
 
     private static func emptyObject(_ c: Checker) async throws {
-        let key = try Fixture.key(.data, 40)
+        let (key, _) = try c.object(.data, seed: 40, count: 0)
         try await c.store.put(key, [], mode: .createOnly)
         try await c.equalBytes(try await c.store.get(key), [], "get of an empty object")
         try await c.equal(try await c.store.head(key), ObjectInfo(key: key, size: 0), "head of an empty object")
@@ -115,8 +135,7 @@ public enum BlobStoreConformance {
     }
 
     private static func rangedReads(_ c: Checker) async throws {
-        let key = try Fixture.key(.index, 50)
-        let bytes = Fixture.bytes(count: 1000, seed: 50)
+        let (key, bytes) = try c.object(.index, seed: 50, count: 1000)
         try await c.store.put(key, bytes)
         let cases: [(offset: Int, length: Int, expected: Range<Int>)] = [
             (0, 10, 0..<10), (500, 100, 500..<600), (0, 1000, 0..<1000), (990, 10, 990..<1000),
@@ -136,9 +155,8 @@ public enum BlobStoreConformance {
     }
 
     private static func largeObject(_ c: Checker) async throws {
-        let key = try Fixture.key(.data, 60)
         let count = 9 << 20 + 17
-        let bytes = Fixture.bytes(count: count, seed: 60)
+        let (key, bytes) = try c.object(.data, seed: 60, count: count)
         try await c.store.put(key, bytes, mode: .createOnly)
         try await c.equal(try await c.store.head(key)?.size, Int64(count), "head of a 9 MiB object")
         try await c.equalBytes(try await c.store.get(key), bytes, "get of a 9 MiB object")
@@ -151,10 +169,10 @@ public enum BlobStoreConformance {
     }
 
     private static func delete(_ c: Checker) async throws {
-        let key = try Fixture.key(.snapshots, 70)
-        let other = try Fixture.key(.snapshots, 71)
-        try await c.store.put(key, Fixture.bytes(count: 64, seed: 70))
-        try await c.store.put(other, Fixture.bytes(count: 65, seed: 71))
+        let (key, original) = try c.object(.snapshots, seed: 70, count: 64)
+        let (other, otherBytes) = try c.object(.snapshots, seed: 71, count: 65)
+        try await c.store.put(key, original)
+        try await c.store.put(other, otherBytes)
         try await c.store.delete(key)
         try await c.equal(try await c.store.head(key), nil, "head after delete")
         try await c.expectError(.notFound, "get after delete") { _ = try await c.store.get(key) }
@@ -164,7 +182,7 @@ public enum BlobStoreConformance {
         try await c.expectError(.notFound, "second delete") { try await c.store.delete(key) }
         try await c.equal(
             try await c.store.list(.snapshots), [ObjectInfo(key: other, size: 65)], "list after deleting one of two")
-        let again = Fixture.bytes(count: 10, seed: 72)
+        let again = c.profile == .verifying ? original : Fixture.bytes(count: 10, seed: 72)
         try await c.store.put(key, again, mode: .createOnly)
         try await c.equalBytes(try await c.store.get(key), again, "createOnly put after delete")
     }
@@ -172,20 +190,23 @@ public enum BlobStoreConformance {
     private static func list(_ c: Checker) async throws {
         var expected: [ObjectKind: Set<ObjectInfo>] = [:]
         // Data names share and differ in their first two hex digits, so fan-out folders hold one or several.
+        // (Under `.verifying` the names are hashes of the bytes, which spread over the fan-out folders by themselves.)
         var names = (0..<30).map { Fixture.name(UInt64(100 + $0)) }
         names += ["00", "00", "ff", "ff", "a0"].enumerated().map { i, prefix in
             prefix + Fixture.name(UInt64(200 + i)).dropFirst(2)
         }
         for (i, name) in names.enumerated() {
-            let key = try ObjectKey(.data, name)
-            try await c.store.put(key, Fixture.bytes(count: i, seed: UInt64(i)))
+            let bytes = Fixture.bytes(count: i, seed: UInt64(i))
+            let key =
+                c.profile == .verifying ? try c.object(.data, seed: 0, bytes: bytes).0 : try ObjectKey(.data, name)
+            try await c.store.put(key, bytes)
             expected[.data, default: []].insert(ObjectInfo(key: key, size: Int64(i)))
         }
         for (k, kind) in [ObjectKind.keys, .index, .snapshots, .leases].enumerated() {
             for i in 0..<3 {
-                let key = try Fixture.key(kind, UInt64(300 + 10 * i + k))
-                try await c.store.put(key, Fixture.bytes(count: 7 + i, seed: 9))
-                expected[kind, default: []].insert(ObjectInfo(key: key, size: Int64(7 + i)))
+                let (key, bytes) = try c.object(kind, seed: UInt64(300 + 10 * i + k), count: 7 + i, contentSeed: 9)
+                try await c.store.put(key, bytes)
+                expected[kind, default: []].insert(ObjectInfo(key: key, size: Int64(bytes.count)))
             }
         }
         try await c.store.put(.config, Fixture.bytes(count: 5, seed: 5))
@@ -198,22 +219,26 @@ public enum BlobStoreConformance {
     }
 
     private static func sameNameInDifferentKinds(_ c: Checker) async throws {
-        let name = Fixture.name(400)
         let kinds = ObjectKind.allCases.filter { $0 != .config }
+        // Under `.verifying` the content-addressed kinds share one body, whose hash is the common name.
+        let shared = Fixture.bytes(count: 33, seed: 400)
+        let name = c.profile == .verifying ? Fixture.sha256(shared) : Fixture.name(400)
+        func body(_ i: Int, _ kind: ObjectKind) -> [UInt8] {
+            c.profile == .verifying && kind.isContentAddressed ? shared : c.bytes(kind, seed: UInt64(i), count: 10 + i)
+        }
         for (i, kind) in kinds.enumerated() {
-            try await c.store.put(try ObjectKey(kind, name), Fixture.bytes(count: 10 + i, seed: UInt64(i)))
+            try await c.store.put(try ObjectKey(kind, name), body(i, kind))
         }
         for (i, kind) in kinds.enumerated() {
             let key = try ObjectKey(kind, name)
-            try await c.equalBytes(
-                try await c.store.get(key), Fixture.bytes(count: 10 + i, seed: UInt64(i)), "get(\(key.path))")
+            try await c.equalBytes(try await c.store.get(key), body(i, kind), "get(\(key.path))")
             try await c.equal(try await c.store.list(kind).map(\.key), [key], "list(\(kind.rawValue))")
         }
         try await c.store.delete(try ObjectKey(.index, name))
         try await c.equal(try await c.store.head(try ObjectKey(.index, name)), nil, "index after deleting it")
         for (i, kind) in kinds.enumerated() where kind != .index {
             try await c.equal(
-                try await c.store.head(try ObjectKey(kind, name))?.size, Int64(10 + i),
+                try await c.store.head(try ObjectKey(kind, name))?.size, Int64(body(i, kind).count),
                 "\(kind.rawValue) object after deleting the index object of the same name")
         }
     }
@@ -250,7 +275,7 @@ public enum BlobStoreConformance {
     private static func noPartialObjects(_ c: Checker) async throws {
         let store = c.store
         let key = try Fixture.key(.leases, 600)
-        let versions = [Fixture.bytes(count: 256 << 10, seed: 1), Fixture.bytes(count: 3 << 10, seed: 2)]
+        let versions = [c.bytes(.leases, seed: 1, count: 256 << 10), c.bytes(.leases, seed: 2, count: 3 << 10)]
         try await store.put(key, versions[0])
         let torn = try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask {
@@ -272,6 +297,29 @@ public enum BlobStoreConformance {
 private struct Checker: Sendable {
     let name: String
     let store: any BlobStore
+    let profile: BlobStoreConformance.Profile
+
+    /// Bytes of about `count` for an object of `kind`: under `.verifying` a lease is lease JSON (at least its
+    /// minimal size), everything else pseudo-random.
+    func bytes(_ kind: ObjectKind, seed: UInt64, count: Int) -> [UInt8] {
+        profile == .verifying && kind == .leases
+            ? Fixture.lease(count: count, seed: seed) : Fixture.bytes(count: count, seed: seed)
+    }
+
+    /// A key and bytes for `kind`; under `.verifying` content-addressed names are the SHA-256 of the bytes.
+    func object(_ kind: ObjectKind, seed: UInt64, count: Int, contentSeed: UInt64? = nil) throws -> (
+        ObjectKey, [UInt8]
+    ) {
+        try object(kind, seed: seed, bytes: bytes(kind, seed: contentSeed ?? seed, count: count))
+    }
+
+    func object(_ kind: ObjectKind, seed: UInt64, bytes: [UInt8]) throws -> (ObjectKey, [UInt8]) {
+        if kind == .config { return (.config, bytes) }
+        if profile == .verifying && kind.isContentAddressed {
+            return (try ObjectKey(kind, Fixture.sha256(bytes)), bytes)
+        }
+        return (try Fixture.key(kind, seed), bytes)
+    }
 
     func failure(_ message: String, line: Int = #line) -> ConformanceFailure {
         ConformanceFailure(check: name, message: message, line: line)
@@ -344,5 +392,24 @@ enum Fixture {
 
     static func key(_ kind: ObjectKind, _ seed: UInt64) throws -> ObjectKey {
         try ObjectKey(kind, name(seed))
+    }
+
+    /// 64 lowercase hex digits of the SHA-256 of `bytes`.
+    static func sha256(_ bytes: [UInt8]) -> String {
+        ObjectID(Digest256(bytes: Array(SHA256.hash(data: bytes)))).hex
+    }
+
+    /// Lease JSON (format.md §10) of `count` bytes, or of its minimal size when `count` is smaller; the purpose
+    /// is padded to reach the size.
+    static func lease(count: Int, seed: UInt64) -> [UInt8] {
+        func encoded(_ purpose: String) -> [UInt8] {
+            let lease = Lease(
+                kind: .shared, hostname: "conformance", pid: Int32(seed % 30_000), purpose: purpose,
+                created: Date(timeIntervalSince1970: 1_800_000_000),
+                expires: Date(timeIntervalSince1970: 4_000_000_000))
+            return Array(try! JSONEncoder.haul.encode(lease))
+        }
+        let minimal = encoded("").count
+        return count <= minimal ? encoded("") : encoded(String(repeating: "p", count: count - minimal))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import HaulAgent
 import HaulCrypto
 import HaulFormat
 import HaulRepository
@@ -9,8 +10,11 @@ import HaulStorageFS
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Repository directory (default: $HAUL_REPO).")
+    @Option(name: .long, help: "Repository directory (default: $HAUL_REPO, else the registered vault).")
     var repo: String?
+
+    @Flag(name: .long, help: "Use this machine's repository in the vault (`haul register`), even if HAUL_REPO is set.")
+    var vault = false
 
     @Option(
         name: .long, help: "Read the passphrase from the first line of FILE (default: $HAUL_PASSWORD, or a prompt).")
@@ -22,71 +26,65 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Print less (no progress line).")
     var quiet = false
 
+    /// Where the repository is: the rule of docs/agent.md §4.
+    enum Location {
+        case directory(String)
+        case vault(AgentState)
+
+        var description: String {
+            switch self {
+            case .directory(let path): path
+            case .vault(let state): "the vault (registration in \(state.path))"
+            }
+        }
+    }
+
+    /// `--repo DIR`, then `--vault`, then `HAUL_REPO`, then the registration in the state directory.
+    func location() throws -> Location {
+        if vault {
+            if repo != nil { throw ValidationError("give either --repo DIR or --vault, not both") }
+            return .vault(AgentState.fromEnvironment())
+        }
+        if let repo, !repo.isEmpty { return .directory(repo) }
+        if let env = ProcessInfo.processInfo.environment["HAUL_REPO"], !env.isEmpty { return .directory(env) }
+        let state = AgentState.fromEnvironment()
+        if state.isRegistered { return .vault(state) }
+        throw HaulError(
+            .repositoryNotFound,
+            "no repository given: pass --repo DIR, set HAUL_REPO (create one with `haul init`), or register this "
+                + "machine with a vault (`haul register --settings FILE`)")
+    }
+
+    /// The repository directory when the repository is local.
     func repositoryPath() throws -> String {
-        guard let path = repo ?? ProcessInfo.processInfo.environment["HAUL_REPO"], !path.isEmpty else {
-            throw HaulError(
-                .repositoryNotFound,
-                "no repository given: pass --repo DIR or set HAUL_REPO (create one with `haul init`)")
+        guard case .directory(let path) = try location() else {
+            throw ValidationError("this command works on a local repository: pass --repo DIR or set HAUL_REPO")
         }
         return path
     }
 
-    func store(create: Bool = false) throws -> FileSystemBlobStore {
-        let path = try repositoryPath()
-        if create {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } else {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-                throw HaulError(
-                    .repositoryNotFound, "repository \(path) does not exist; create it with `haul init --repo \(path)`")
+    func store(create: Bool = false) throws -> any BlobStore {
+        switch try location() {
+        case .vault(let state):
+            return try state.vaultStore()
+        case .directory(let path):
+            if create {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } else {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+                    throw HaulError(
+                        .repositoryNotFound,
+                        "repository \(path) does not exist; create it with `haul init --repo \(path)`")
+                }
             }
+            return try FileSystemBlobStore(root: path)
         }
-        return try FileSystemBlobStore(root: path)
     }
 
     /// The passphrase from $HAUL_PASSWORD, --password-file or a terminal prompt (twice when `confirm`).
     func passphrase(confirm: Bool = false) throws -> [UInt8] {
-        if let file = passwordFile {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw HaulError(.invalidArgument, "cannot read the password file \(file)")
-            }
-            var bytes = [UInt8](data)
-            if let nl = bytes.firstIndex(of: 10) { bytes = Array(bytes[..<nl]) }
-            if bytes.last == 13 { bytes.removeLast() }
-            guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "the password file \(file) is empty") }
-            return bytes
-        }
-        if let env = ProcessInfo.processInfo.environment["HAUL_PASSWORD"] {
-            guard !env.isEmpty else { throw HaulError(.invalidArgument, "HAUL_PASSWORD is set but empty") }
-            return Array(env.utf8)
-        }
-        guard isatty(0) == 1 else {
-            throw HaulError(
-                .invalidArgument, "no passphrase: set HAUL_PASSWORD, pass --password-file FILE, or run on a terminal")
-        }
-        if confirm {
-            FileHandle.standardError.write(
-                Data(
-                    "Choose a passphrase. Keep it safe: a lost passphrase means the backups cannot be read by anyone.\n"
-                        .utf8))
-        }
-        let first = try prompt("Passphrase: ")
-        if confirm {
-            guard try prompt("Repeat passphrase: ") == first else {
-                throw HaulError(.invalidArgument, "the passphrases differ")
-            }
-        }
-        return first
-    }
-
-    private func prompt(_ text: String) throws -> [UInt8] {
-        guard let p = getpass(text) else {
-            throw HaulError(.invalidArgument, "cannot read a passphrase from the terminal")
-        }
-        let bytes = Array(String(cString: p).utf8)
-        guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "empty passphrase") }
-        return bytes
+        try Passphrase.read(passwordFile: passwordFile, confirm: confirm)
     }
 
     /// Opens the repository and loads its index.
@@ -176,4 +174,50 @@ func formatBytes(_ n: UInt64) -> String {
         i += 1
     }
     return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}
+
+enum Passphrase {
+    /// The passphrase from $HAUL_PASSWORD, --password-file or a terminal prompt (twice when `confirm`).
+    static func read(passwordFile: String?, confirm: Bool) throws -> [UInt8] {
+        if let file = passwordFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw HaulError(.invalidArgument, "cannot read the password file \(file)")
+            }
+            var bytes = [UInt8](data)
+            if let nl = bytes.firstIndex(of: 10) { bytes = Array(bytes[..<nl]) }
+            if bytes.last == 13 { bytes.removeLast() }
+            guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "the password file \(file) is empty") }
+            return bytes
+        }
+        if let env = ProcessInfo.processInfo.environment["HAUL_PASSWORD"] {
+            guard !env.isEmpty else { throw HaulError(.invalidArgument, "HAUL_PASSWORD is set but empty") }
+            return Array(env.utf8)
+        }
+        guard isatty(0) == 1 else {
+            throw HaulError(
+                .invalidArgument, "no passphrase: set HAUL_PASSWORD, pass --password-file FILE, or run on a terminal")
+        }
+        if confirm {
+            FileHandle.standardError.write(
+                Data(
+                    "Choose a passphrase. Keep it safe: a lost passphrase means the backups cannot be read by anyone.\n"
+                        .utf8))
+        }
+        let first = try prompt("Passphrase: ")
+        if confirm {
+            guard try prompt("Repeat passphrase: ") == first else {
+                throw HaulError(.invalidArgument, "the passphrases differ")
+            }
+        }
+        return first
+    }
+
+    private static func prompt(_ text: String) throws -> [UInt8] {
+        guard let p = getpass(text) else {
+            throw HaulError(.invalidArgument, "cannot read a passphrase from the terminal")
+        }
+        let bytes = Array(String(cString: p).utf8)
+        guard !bytes.isEmpty else { throw HaulError(.invalidArgument, "empty passphrase") }
+        return bytes
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLinux
 import Foundation
 import Glibc
+import HaulAgent
 import HaulFormat
 
 @main
@@ -10,8 +11,10 @@ struct Haul: AsyncParsableCommand {
         commandName: "haul",
         abstract: "Deduplicating, compressed, end-to-end encrypted backups, seeded offline.",
         discussion: """
-            Every command works on a repository given by --repo DIR or HAUL_REPO. The passphrase comes from \
-            HAUL_PASSWORD, --password-file FILE, or a prompt on a terminal. Exit codes are listed in docs/exit-codes.md.
+            Every command works on a repository given by --repo DIR or HAUL_REPO, or, on a machine registered with \
+            a vault (`haul register`), on its repository in the vault (--vault, or when neither --repo nor \
+            HAUL_REPO is given; docs/agent.md). The passphrase comes from HAUL_PASSWORD, --password-file FILE, or \
+            a prompt on a terminal. Exit codes are listed in docs/exit-codes.md.
             """,
         subcommands: [
             InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
@@ -19,6 +22,7 @@ struct Haul: AsyncParsableCommand {
             KeyCommand.self, UnlockCommand.self,
             StatsCommand.self, DiffCommand.self, FindCommand.self, DumpCommand.self,
             RepairCommand.self,
+            RegisterCommand.self, CloudCommand.self,
         ]
     )
 
@@ -85,7 +89,7 @@ enum ExitStatus {
     static func code(for error: HaulError) -> Int32 {
         switch error.code {
         case .wrongPassword: wrongPassword
-        case .repositoryNotFound: repositoryNotFound
+        case .repositoryNotFound, .notRegistered: repositoryNotFound
         case .repositoryBusy: repositoryBusy
         case .interrupted: interrupted
         default: fatal

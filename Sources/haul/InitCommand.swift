@@ -30,7 +30,7 @@ struct InitCommand: AsyncParsableCommand {
             let kdf: KDFParameters
             let warning: String
         }
-        let path = try global.repositoryPath()
+        let path = try global.location().description
         warnAboutLostPassphrase()
         if global.json {
             try printJSON(

@@ -21,16 +21,21 @@ struct HaulProcess {
         return ".build/debug/haul"
     }
 
+    /// The repository directory (`HAUL_REPO`); empty for none (then the state directory decides, docs/agent.md §4).
     var repo: String
     var password = "e2e passphrase"
     var environment: [String: String] = [:]
 
     func environmentForRun() -> [String: String] {
         var env = ProcessInfo.processInfo.environment
-        env["HAUL_REPO"] = repo
+        if repo.isEmpty {
+            env.removeValue(forKey: "HAUL_REPO")
+        } else {
+            env["HAUL_REPO"] = repo
+            env["HAUL_CACHE_DIR"] = repo + "-cache"
+        }
         env["HAUL_PASSWORD"] = password
         env["HAUL_KDF_PROFILE"] = "test"
-        env["HAUL_CACHE_DIR"] = repo + "-cache"
         for (k, v) in environment { env[k] = v }
         return env
     }
