@@ -180,7 +180,7 @@ let package = Package(
             name: "hauld",
             dependencies: [
                 "HaulService", "HaulProtocol", "HaulMetadata", "HaulMetadataSQLite", "HaulMetadataPostgres",
-                "HaulIdentity",
+                "HaulIdentity", "HaulStorageS3",
                 "HaulFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,6 +3,7 @@ import Foundation
 import HaulMetadata
 import HaulProtocol
 import HaulService
+import HaulStorageS3
 import Logging
 import Metrics
 import Prometheus
@@ -16,6 +17,9 @@ struct Serve: AsyncParsableCommand {
 
             Example:
               hauld serve --data /var/lib/hauld --listen 0.0.0.0:8443
+              hauld serve --data /var/lib/hauld --database postgres://hauld@db:5432/hauld \\
+                --blobs 's3://haul-vaults/prod?endpoint=https://s3.example.net&region=us-east-1'
+            Several instances may share one PostgreSQL database and one bucket; give them the same tls/ and ca/.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -31,6 +35,13 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "TLS private key (PEM, mode 0600) instead of DIR/tls/key.pem.")
     var tlsKey: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Keep blobs in an S3-compatible store instead of DIR/blobs: s3://BUCKET/PREFIX?endpoint=URL&region=R "
+                + "(credentials from HAUL_S3_ACCESS_KEY and HAUL_S3_SECRET_KEY; the bucket is created if missing).",
+            valueName: "url"))
+    var blobs: String?
 
     @Option(help: "Largest object body accepted, in bytes.")
     var maxObjectSize: Int = 256 * 1024 * 1024
@@ -83,22 +94,39 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "hauld")
         logger.logLevel = .info
-        try await store.withMetadata { metadata in
-            let app = try ServiceApplication.build(
-                ServiceApplication.Dependencies(
-                    configuration: configuration, metadata: metadata,
-                    blobs: .fileSystem(root: directory.blobsPath), authority: authority, registry: registry,
-                    logger: logger))
-            try emit(StartInfo(url: serviceURL, listen: listen, pin: pin, data: store.data), json: json) {
-                """
-                hauld listening on \(serviceURL)
-                TLS public key pin (SPKI SHA-256): \(pin)
-                Bootstrap a customer:
-                  hauld admin subscription create NAME --data \(store.data)
-                  hauld admin credential --subscription ID --out admin.json --data \(store.data) --url \(serviceURL)
-                """
-            }
-            try await app.runService()
+        let s3: S3BlobStore?
+        if let blobs {
+            let root = try S3BlobStore(location: try S3Location(url: blobs), credentials: try .fromEnvironment())
+            try await root.createBucketIfMissing()
+            s3 = root
+        } else {
+            s3 = nil
         }
+        let backend: BlobBackend =
+            if let s3 { BlobBackend { prefix in s3.withPrefix(prefix) } } else {
+                .fileSystem(root: directory.blobsPath)
+            }
+        do {
+            try await store.withMetadata { metadata in
+                let app = try ServiceApplication.build(
+                    ServiceApplication.Dependencies(
+                        configuration: configuration, metadata: metadata, blobs: backend, authority: authority,
+                        registry: registry, logger: logger))
+                try emit(StartInfo(url: serviceURL, listen: listen, pin: pin, data: store.data), json: json) {
+                    """
+                    hauld listening on \(serviceURL)
+                    TLS public key pin (SPKI SHA-256): \(pin)
+                    Bootstrap a customer:
+                      hauld admin subscription create NAME --data \(store.data)
+                      hauld admin credential --subscription ID --out admin.json --data \(store.data) --url \(serviceURL)
+                    """
+                }
+                try await app.runService()
+            }
+        } catch {
+            try? await s3?.shutdown()
+            throw error
+        }
+        try? await s3?.shutdown()
     }
 }

@@ -12,27 +12,36 @@ final class HauldProcess {
     }
 
     let data: String
+    let adminArguments: [String]
     let port: Int
     let process: Process
     let log: String
     var url: String { "https://127.0.0.1:\(port)" }
 
-    /// Starts the service and waits until it accepts connections (at most 60 s).
-    init(data: String) throws {
+    /// Starts the service and waits until it accepts connections (at most 60 s). `arguments` are added to
+    /// `serve` (for example `--database` and `--blobs`), `environment` to the process's environment; a `--database`
+    /// among them is passed to the admin commands too.
+    init(data: String, port: Int? = nil, arguments: [String] = [], environment: [String: String] = [:]) throws {
         self.data = data
-        port = try Self.freePort()
+        if let i = arguments.firstIndex(of: "--database"), i + 1 < arguments.count {
+            adminArguments = ["--database", arguments[i + 1]]
+        } else {
+            adminArguments = []
+        }
+        self.port = try port ?? Self.freePort()
         log = data + ".log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:\(port)"]
+        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:\(self.port)"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
-        while !Self.accepts(port: port) {
+        while !Self.accepts(port: self.port) {
             guard process.isRunning, Date() < deadline else {
                 throw ScratchError(
                     "hauld did not start: " + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? ""))
@@ -52,7 +61,7 @@ final class HauldProcess {
     /// Runs `hauld args…` (an admin command) and returns its standard output; throws when it fails.
     @discardableResult
     func admin(_ args: [String]) throws -> String {
-        try Shell.run(Self.executable, args + ["--data", data])
+        try Shell.run(Self.executable, args + ["--data", data] + adminArguments)
     }
 
     static func freePort() throws -> Int {
@@ -93,8 +102,9 @@ struct VaultFixture {
     let credential: String
     let settings: String
 
-    init(_ scratch: ScratchDirectory, admin: HaulProcess) throws {
-        service = try HauldProcess(data: scratch("service"))
+    init(_ scratch: ScratchDirectory, admin: HaulProcess, service: HauldProcess? = nil) throws {
+        self.service = try service ?? HauldProcess(data: scratch("service"))
+        let service = self.service
         let subscription = try service.admin(["admin", "subscription", "create", "acme", "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(subscription.utf8)) as? [String: Any]
         guard let id = object?["id"] as? String else { throw ScratchError("no subscription id in \(subscription)") }

@@ -1,0 +1,78 @@
+import Foundation
+import HaulTesting
+import Testing
+
+/// Two `hauld` instances sharing one PostgreSQL database and one S3 bucket (Ceph RGW, started by scripts/test) serve
+/// the same data: a backup made through the first is restored through the second, after the first is gone.
+@Suite(.serialized) struct VaultSharedBackendsTests {
+    @Test func twoInstancesSharingPostgresAndS3ServeTheSameData() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let postgres = env["HAUL_TEST_POSTGRES_URL"], let endpoint = env["HAUL_TEST_S3_ENDPOINT"],
+            let accessKey = env["HAUL_TEST_S3_ACCESS_KEY"], let secretKey = env["HAUL_TEST_S3_SECRET_KEY"]
+        else {
+            if env["CI"] == "true" {
+                Issue.record("CI=true but HAUL_TEST_POSTGRES_URL or HAUL_TEST_S3_* is unset: scripts/test starts both")
+            } else {
+                print("skipped: needs PostgreSQL and Ceph RGW (run scripts/test, which starts both)")
+            }
+            return
+        }
+        let scratch = try ScratchDirectory()
+        let unique = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        // A database of its own on the test server.
+        let database = "hauld_e2e_\(unique)"
+        try Shell.run("/usr/bin/psql", [postgres, "-qAt", "-c", "CREATE DATABASE \(database)"])
+        let base = postgres[..<(postgres.lastIndex(of: "/") ?? postgres.endIndex)]
+        let arguments = [
+            "--database", "\(base)/\(database)",
+            "--blobs", "s3://haul-e2e-\(unique)/vaults?endpoint=\(endpoint)&region=us-east-1",
+        ]
+        let s3Environment = ["HAUL_S3_ACCESS_KEY": accessKey, "HAUL_S3_SECRET_KEY": secretKey]
+
+        var first: HauldProcess? = try HauldProcess(
+            data: scratch("first"), arguments: arguments, environment: s3Environment)
+        let port = first!.port
+        var admin = HaulProcess(repo: "")
+        admin.environment["HAUL_STATE_DIR"] = scratch("admin-state")
+        let fixture = try VaultFixture(scratch, admin: admin, service: first)
+
+        var web = HaulProcess(repo: "")
+        web.environment["HAUL_STATE_DIR"] = scratch("web-state")
+        web.environment["HAUL_CACHE_DIR"] = scratch("web-cache")
+        let register = try web.run(["register", "--settings", fixture.settings, "--name", "web-1"])
+        #expect(register.status == 0, "\(register.stderr)")
+        let source = scratch("tree")
+        try TreeFixture.generate(
+            at: source, seed: 5, options: TreeFixture.Options(socket: false, longPath: false, largeFileSize: 2 << 20))
+        let backup = try web.run(["backup", source, "--quiet", "--json"])
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: backup.stdout) as? [String: Any]
+        let snapshot = try #require(summary?["snapshot"] as? String)
+        // Nothing of the repository is in the first instance's data directory: the packs are in the bucket.
+        #expect(!FileManager.default.fileExists(atPath: scratch("first") + "/blobs/vaults"))
+
+        // The second instance: another data directory with the same TLS key and CA, the same database and bucket,
+        // on the same address once the first is gone.
+        first?.stop()
+        first = nil
+        let second = scratch("second")
+        try FileManager.default.createDirectory(atPath: second, withIntermediateDirectories: true)
+        for folder in ["tls", "ca"] {
+            try Shell.run("/bin/cp", ["-a", scratch("first") + "/" + folder, second + "/" + folder])
+        }
+        let other = try HauldProcess(data: second, port: port, arguments: arguments, environment: s3Environment)
+        defer { other.stop() }
+        let snapshots = try web.run(["snapshots", "--json"])
+        #expect(snapshots.status == 0 && snapshots.out.contains(snapshot), "\(snapshots.stderr)")
+        let restored = scratch("restored")
+        let restore = try web.run(["restore", snapshot, "--target", restored])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TreeComparison.differences(source: source, restored: restored + "/tree", options: .init()) == [])
+        let check = try web.run(["check", "--read-data"])
+        #expect(check.status == 0, "\(check.stderr)")
+        let servers = try admin.run([
+            "cloud", "server", "list", "--vault", "office", "--credential", fixture.credential,
+        ])
+        #expect(servers.out.contains("web-1"), "\(servers.stderr)")
+    }
+}
