@@ -3,7 +3,7 @@ import HaulTesting
 import Testing
 
 /// Two `hauld` instances sharing one PostgreSQL database and one S3 bucket (Ceph RGW, started by scripts/test) serve
-/// the same data: a backup made through the first is restored through the second, after the first is gone.
+/// the same data at the same time: a backup made through one is listed, restored and extended through the other.
 @Suite(.serialized) struct VaultSharedBackendsTests {
     @Test func twoInstancesSharingPostgresAndS3ServeTheSameData() throws {
         let env = ProcessInfo.processInfo.environment
@@ -29,11 +29,11 @@ import Testing
         ]
         let s3Environment = ["HAUL_S3_ACCESS_KEY": accessKey, "HAUL_S3_SECRET_KEY": secretKey]
 
-        var first: HauldProcess? = try HauldProcess(
+        let first = try HauldProcess(
             data: scratch("first"), arguments: arguments, environment: s3Environment)
-        let port = first!.port
         var admin = HaulProcess(repo: "")
         admin.environment["HAUL_STATE_DIR"] = scratch("admin-state")
+        defer { first.stop() }
         let fixture = try VaultFixture(scratch, admin: admin, service: first)
 
         var web = HaulProcess(repo: "")
@@ -51,23 +51,42 @@ import Testing
         // Nothing of the repository is in the first instance's data directory: the packs are in the bucket.
         #expect(!FileManager.default.fileExists(atPath: scratch("first") + "/blobs/vaults"))
 
-        // The second instance: another data directory with the same TLS key and CA, the same database and bucket,
-        // on the same address once the first is gone.
-        first?.stop()
-        first = nil
+        // The second instance runs beside the first: another data directory with the same TLS key and CA, the same
+        // database and bucket. The agent switches between them by the service URL in its server.json.
         let second = scratch("second")
         try FileManager.default.createDirectory(atPath: second, withIntermediateDirectories: true)
         for folder in ["tls", "ca"] {
             try Shell.run("/bin/cp", ["-a", scratch("first") + "/" + folder, second + "/" + folder])
         }
-        let other = try HauldProcess(data: second, port: port, arguments: arguments, environment: s3Environment)
+        let other = try HauldProcess(data: second, arguments: arguments, environment: s3Environment)
         defer { other.stop() }
+        let serverFile = scratch("web-state") + "/server.json"
+        func use(_ service: HauldProcess) throws {
+            var state = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: serverFile)))
+                    as? [String: Any])
+            state["serviceURL"] = service.url
+            try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: serverFile))
+        }
+
+        try use(other)
         let snapshots = try web.run(["snapshots", "--json"])
         #expect(snapshots.status == 0 && snapshots.out.contains(snapshot), "\(snapshots.stderr)")
         let restored = scratch("restored")
         let restore = try web.run(["restore", snapshot, "--target", restored])
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(try TreeComparison.differences(source: source, restored: restored + "/tree", options: .init()) == [])
+        try FileManager.default.createDirectory(atPath: source + "/new", withIntermediateDirectories: true)
+        try Data("written through the second instance\n".utf8).write(to: URL(fileURLWithPath: source + "/new/file"))
+        let secondBackup = try web.run(["backup", source, "--quiet", "--json"])
+        #expect(secondBackup.status == 0, "\(secondBackup.stderr)")
+        let secondSummary = try JSONSerialization.jsonObject(with: secondBackup.stdout) as? [String: Any]
+        let newer = try #require(secondSummary?["snapshot"] as? String)
+
+        // Back on the first instance, while both run: both snapshots, and the data checks clean.
+        try use(first)
+        let both = try web.run(["snapshots", "--json"])
+        #expect(both.status == 0 && both.out.contains(snapshot) && both.out.contains(newer), "\(both.stderr)")
         let check = try web.run(["check", "--read-data"])
         #expect(check.status == 0, "\(check.stderr)")
         let servers = try admin.run([
