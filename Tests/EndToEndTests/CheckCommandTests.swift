@@ -147,10 +147,13 @@ import Testing
             Example: haul check --repo /backup/repo --read-data-subset 3/7
             Example: haul check --repo /backup/repo --read-data-subset 10%
 
-            USAGE: haul check [--repo <repo>] [--password-file <password-file>] [--json] [--quiet] [--read-data] [--read-data-subset <subset>]
+            USAGE: haul check [--repo <repo>] [--vault] [--password-file <password-file>] [--json] [--quiet] [--read-data] [--read-data-subset <subset>]
 
             OPTIONS:
-              --repo <repo>           Repository directory (default: $HAUL_REPO).
+              --repo <repo>           Repository directory (default: $HAUL_REPO, else the
+                                      registered vault).
+              --vault                 Use this machine's repository in the vault (`haul
+                                      register`), even if HAUL_REPO is set.
               --password-file <password-file>
                                       Read the passphrase from the first line of FILE
                                       (default: $HAUL_PASSWORD, or a prompt).
