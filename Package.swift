@@ -162,7 +162,9 @@ let package = Package(
             dependencies: ["HaulStorage", "HaulFormat", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        .target(name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulFormat"], swiftSettings: strict),
+        .target(
+            name: "HaulMetadataTesting", dependencies: ["HaulMetadata", "HaulTesting", "HaulFormat"],
+            swiftSettings: strict),
 
         // The thin executable.
         .executableTarget(

@@ -1,19 +1,20 @@
 import Foundation
 import HaulFormat
 import HaulMetadata
+import HaulTesting
 
 /// The contract of `MetadataStore` (its doc comment and docs/metadata.md), as a suite every store runs (SQLite,
 /// PostgreSQL).
 ///
 /// Each check gets a fresh, empty store from `makeStore` and calls `migrate()` on it first. The first violation ends
-/// the run with a `MetadataConformanceFailure` naming the check and what differed. Checks cover every method: unique
+/// the run with a `ConformanceFailure` naming the check and what differed. Checks cover every method: unique
 /// keys (`alreadyExists`, store unchanged), missing records (`nil` on reads, `notFound` on updates and deletes, and
 /// on creates whose parent is missing), the order of every list, tenant separation, revocation cascades, first use
 /// of a `jti` (also 20 callers at once), lease `createOnly` (also concurrent), sweeping, deleted objects, audit
 /// sequences and paging, the datacenter row, and repeated migrations.
 public enum MetadataStoreConformance {
     /// Runs every check. `makeStore` must return an empty store each time it is called; the suite migrates it.
-    /// - Throws: `MetadataConformanceFailure` on the first violation, or where a call that had to succeed failed.
+    /// - Throws: `ConformanceFailure` on the first violation, or where a call that had to succeed failed.
     public static func run(makeStore: () async throws -> any MetadataStore) async throws {
         for (name, check) in checks {
             let store = try await makeStore()
@@ -21,7 +22,7 @@ public enum MetadataStoreConformance {
             do {
                 try await store.migrate()
                 try await check(c)
-            } catch let failure as MetadataConformanceFailure {
+            } catch let failure as ConformanceFailure {
                 throw failure
             } catch {
                 throw c.failure("unexpected error: \(error)")
@@ -759,36 +760,11 @@ public enum MetadataStoreConformance {
     }
 }
 
-/// Assertions that throw `MetadataConformanceFailure` for one named check.
-private struct Checker: Sendable {
+/// Assertions that throw `ConformanceFailure` for one named check.
+private struct Checker: ConformanceChecking {
     let name: String
     let store: any MetadataStore
 
-    func failure(_ message: String, line: Int = #line) -> MetadataConformanceFailure {
-        MetadataConformanceFailure(check: name, message: message, line: line)
-    }
-
-    func equal<T: Equatable>(_ actual: T, _ expected: T, _ what: String, line: Int = #line) async throws {
-        guard actual == expected else { throw failure("\(what): expected \(expected), got \(actual)", line: line) }
-    }
-
-    /// Requires `body` to throw a `HaulError` with `code` that is not transient.
-    func expectError(
-        _ code: HaulError.Code, _ what: String, line: Int = #line, _ body: () async throws -> Void
-    ) async throws {
-        do {
-            try await body()
-        } catch let error as HaulError {
-            guard error.code == code else {
-                throw failure("\(what): expected \(code), got \(error.code): \(error)", line: line)
-            }
-            guard !error.isTransient else { throw failure("\(what): \(code) must not be transient", line: line) }
-            return
-        } catch {
-            throw failure("\(what): expected HaulError(\(code)), got \(type(of: error)): \(error)", line: line)
-        }
-        throw failure("\(what): expected \(code), but the call succeeded", line: line)
-    }
 }
 
 /// Deterministic records, so a failure reproduces. Times are whole seconds: every store keeps at least microseconds.

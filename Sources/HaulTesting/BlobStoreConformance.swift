@@ -294,7 +294,7 @@ public enum BlobStoreConformance {
 }
 
 /// Assertions that throw `ConformanceFailure` for one named check.
-private struct Checker: Sendable {
+private struct Checker: ConformanceChecking {
     let name: String
     let store: any BlobStore
     let profile: BlobStoreConformance.Profile
@@ -321,14 +321,6 @@ private struct Checker: Sendable {
         return (try Fixture.key(kind, seed), bytes)
     }
 
-    func failure(_ message: String, line: Int = #line) -> ConformanceFailure {
-        ConformanceFailure(check: name, message: message, line: line)
-    }
-
-    func equal<T: Equatable>(_ actual: T, _ expected: T, _ what: String, line: Int = #line) async throws {
-        guard actual == expected else { throw failure("\(what): expected \(expected), got \(actual)", line: line) }
-    }
-
     /// Compares bytes without printing megabytes: reports sizes and the first difference.
     func equalBytes(_ actual: [UInt8], _ expected: [UInt8], _ what: String, line: Int = #line) async throws {
         guard actual != expected else { return }
@@ -341,23 +333,6 @@ private struct Checker: Sendable {
             line: line)
     }
 
-    /// Requires `body` to throw a `HaulError` with `code` that is not transient.
-    func expectError(
-        _ code: HaulError.Code, _ what: String, line: Int = #line, _ body: () async throws -> Void
-    ) async throws {
-        do {
-            try await body()
-        } catch let error as HaulError {
-            guard error.code == code else {
-                throw failure("\(what): expected \(code), got \(error.code): \(error)", line: line)
-            }
-            guard !error.isTransient else { throw failure("\(what): \(code) must not be transient", line: line) }
-            return
-        } catch {
-            throw failure("\(what): expected HaulError(\(code)), got \(type(of: error)): \(error)", line: line)
-        }
-        throw failure("\(what): expected \(code), but the call succeeded", line: line)
-    }
 }
 
 /// Deterministic names and contents, so a failure reproduces.
