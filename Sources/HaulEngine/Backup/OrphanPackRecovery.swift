@@ -40,6 +40,9 @@ public struct OrphanPackRecovery: Sendable {
         let present = try await repository.store.list(.data).compactMap { info in
             ObjectID(hex: info.key.name).map { (id: $0, size: info.size) }
         }
+        // The common case costs one listing: every pack present is already indexed, so nothing can be an orphan.
+        let known = Set(repository.index.packs.map(\.id))
+        guard present.contains(where: { !known.contains($0.id) }) else { return report }
         let me = getpid()
         let others = try await leases.list().filter { entry in
             leases.isLive(entry.lease) && !(entry.lease.hostname == leases.hostname && entry.lease.pid == me)
