@@ -33,31 +33,16 @@ extension CertificateAuthority {
                 names.append(.dnsName(hostname))
             }
         }
-        let notValidBefore = wholeSecond(notValidBefore)
-        let notValidAfter = wholeSecond(notValidAfter)
-        try checkValidity(notValidBefore, notValidAfter)
-        let key = IdentityKey()
-        let name = try CertificateRequest.distinguishedName(commonName: String(first.prefix(64)))
-        let publicKey = Certificate.PublicKey(key.privateKey.publicKey)
-        let x509 = try make {
-            try Certificate(
-                version: .v3,
-                serialNumber: Certificate.SerialNumber(),
-                publicKey: publicKey,
-                notValidBefore: notValidBefore,
-                notValidAfter: notValidAfter,
-                issuer: name,
-                subject: name,
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: Certificate.Extensions {
-                    Critical(BasicConstraints.notCertificateAuthority)
-                    Critical(KeyUsage(digitalSignature: true))
-                    try ExtendedKeyUsage([.serverAuth])
-                    SubjectAlternativeNames(names)
-                    SubjectKeyIdentifier(hash: publicKey)
-                },
-                issuerPrivateKey: Certificate.PrivateKey(key.privateKey)
-            )
+        let (key, x509) = try selfSigned(
+            commonName: String(first.prefix(64)), notValidBefore: notValidBefore, notValidAfter: notValidAfter
+        ) { publicKey in
+            try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.serverAuth])
+                SubjectAlternativeNames(names)
+                SubjectKeyIdentifier(hash: publicKey)
+            }
         }
         return try ServerCredentials(key: key, certificate: try IdentityCertificate(x509: x509))
     }

@@ -46,6 +46,24 @@ public struct CertificateAuthority: Sendable {
     public static func create(commonName: String, notValidBefore: Date, notValidAfter: Date) throws
         -> CertificateAuthority
     {
+        let (key, certificate) = try selfSigned(
+            commonName: commonName, notValidBefore: notValidBefore, notValidAfter: notValidAfter
+        ) { publicKey in
+            try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: publicKey)
+            }
+        }
+        return try CertificateAuthority(key: key, certificate: IdentityCertificate(x509: certificate))
+    }
+
+    /// A new P-256 key and a certificate for it signed by itself (issuer = subject = `CN=<commonName>`), valid between
+    /// the two dates rounded down to whole seconds; `extensions` gets the certificate's public key.
+    static func selfSigned(
+        commonName: String, notValidBefore: Date, notValidAfter: Date,
+        extensions: (Certificate.PublicKey) throws -> Certificate.Extensions
+    ) throws -> (IdentityKey, Certificate) {
         let key = IdentityKey()
         let name = try CertificateRequest.distinguishedName(commonName: commonName)
         let notValidBefore = wholeSecond(notValidBefore)
@@ -62,15 +80,11 @@ public struct CertificateAuthority: Sendable {
                 issuer: name,
                 subject: name,
                 signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: Certificate.Extensions {
-                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                    SubjectKeyIdentifier(hash: publicKey)
-                },
+                extensions: try extensions(publicKey),
                 issuerPrivateKey: Certificate.PrivateKey(key.privateKey)
             )
         }
-        return try CertificateAuthority(key: key, certificate: IdentityCertificate(x509: certificate))
+        return (key, certificate)
     }
 
     /// Issues a client certificate for the key of `request`, with subject `CN=<commonName>` (the service chooses

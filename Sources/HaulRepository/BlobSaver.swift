@@ -53,12 +53,6 @@ public final class BlobSaver: Sendable {
     /// Packs this saver stored, with their entries.
     public var storedPacks: [IndexFile.PackInfo] { state.withLock { $0.storedPacks } }
 
-    /// Whether the blob is stored, or in a pack being written.
-    public func isKnown(_ id: BlobID) -> Bool {
-        isPending(id) || state.withLock { $0.written.contains(id) }
-            || (dedupeAgainstIndex && repository.index.contains(id))
-    }
-
     /// Whether the blob sits in a pack this saver has not indexed yet (or is being added). A lock: the archiver asks
     /// this for every chunk before compressing it.
     public func isPending(_ id: BlobID) -> Bool { pending.withLock { $0.contains(id) } }

@@ -125,10 +125,7 @@ struct Credential: AsyncParsableCommand {
                 try await admin.adminCredential(
                     subscription: id, serviceURL: url, pins: try pins(directory, tlsCert: tlsCert))
             }
-            let encoder = HaulJSON.encoder()
-            encoder.outputFormatting.insert(.prettyPrinted)
-            try ServiceDirectory.write(
-                String(decoding: try encoder.encode(credential), as: UTF8.self), to: out, mode: 0o600)
+            try writeCredential(credential, to: out)
             try emit(Written(path: out, subscription: id, serviceURL: url, pins: credential.pins), json: json) {
                 "wrote the admin credential for subscription \(id.uuidString.lowercased()) to \(out) (mode 0600)"
             }
@@ -165,10 +162,7 @@ struct OperatorCommand: AsyncParsableCommand {
                     try await admin.createOperator(
                         name: name, serviceURL: url, pins: try pins(directory, tlsCert: tlsCert))
                 }
-                let encoder = HaulJSON.encoder()
-                encoder.outputFormatting.insert(.prettyPrinted)
-                try ServiceDirectory.write(
-                    String(decoding: try encoder.encode(credential), as: UTF8.self), to: out, mode: 0o600)
+                try writeCredential(credential, to: out)
                 try emit(Written(path: out, operatorId: credential.operatorId), json: json) {
                     "operator \(credential.operatorId.uuidString.lowercased()); credential written to \(out) (mode 0600)"
                 }
@@ -210,4 +204,11 @@ struct DatacenterCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Writes a credential file as pretty-printed JSON with mode 0600 (it holds a private key).
+func writeCredential(_ credential: some Encodable, to path: String) throws {
+    let encoder = HaulJSON.encoder()
+    encoder.outputFormatting.insert(.prettyPrinted)
+    try ServiceDirectory.write(String(decoding: try encoder.encode(credential), as: UTF8.self), to: path, mode: 0o600)
 }
