@@ -69,7 +69,7 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         // A duplicate is stored once.
         _ = try await saver.save(type: .data, plaintext: ids[0].1)
         try await saver.flush()
-        let stats = saver.statistics
+        let stats = await saver.statistics
         #expect(stats.blobsNew[.data] == 40)
         #expect(stats.packs >= 2)
 

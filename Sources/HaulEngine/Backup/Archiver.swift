@@ -113,7 +113,7 @@ public struct Archiver: Sendable {
         let rootNodes = try await makeRootNodes(run)
         let rootID = try await saver.save(type: .tree, plaintext: Tree(nodes: rootNodes).encoded())
         try await saver.flush()
-        let stats = saver.statistics
+        let stats = await saver.statistics
         var summary = run.summary
         summary.dataBlobsNew = stats.blobsNew[.data] ?? 0
         summary.bytesAdded = stats.bytesRaw

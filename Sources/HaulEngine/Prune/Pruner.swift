@@ -86,7 +86,7 @@ public struct Pruner: Sendable {
                 }
             }
             try await saver.flush()
-            newPacks = saver.storedPacks
+            newPacks = await saver.storedPacks
             report.packsWritten = newPacks.count
             let before = repack.reduce(0) { $0 + $1.0.size }
             let after = newPacks.reduce(0) { $0 + $1.size }
