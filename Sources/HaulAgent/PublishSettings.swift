@@ -48,6 +48,10 @@ public struct PublishSettings: Sendable, Equatable {
         self.privateKeyPEM = privateKeyPEM
     }
 
+    /// The SHA-256 thumbprint of the site certificate (64 lowercase hex digits), the name the administrator
+    /// lists and revokes the settings by (`haul cloud publish-settings list|revoke`).
+    public func thumbprint() throws -> String { try IdentityCertificate(pem: certificatePEM).thumbprint.hex }
+
     // MARK: Writing
 
     /// The XML document (UTF-8).

@@ -77,7 +77,16 @@ public struct Registrar: Sendable {
         let csr = try CertificateRequest(key: key, commonName: name.rawValue)
         let site = try CallerIdentity(keyPEM: settings.privateKeyPEM, certificatePEM: settings.certificatePEM)
         let client = ServiceClient(session: try site.session(serviceURL: settings.serviceURL, pins: settings.pins))
-        let registration = try await send(client, csr.pem)
+        let registration: ServerRegistration
+        do {
+            registration = try await send(client, csr.pem)
+        } catch let error as HaulError where error.code.rawValue == "identityRevoked" {
+            throw HaulError(
+                .permissionDenied,
+                "the publish settings for vault \(settings.vault) were revoked by the administrator; ask your "
+                    + "administrator for new publish settings (`haul cloud publish-settings --vault \(settings.vault)`)",
+                cause: error)
+        }
         let certificate = try IdentityCertificate(pem: registration.certificatePEM)
         guard key.matches(certificate) else {
             throw HaulError(.corrupted, "the service issued a certificate for another key; registration not saved")

@@ -58,6 +58,18 @@ public struct ServiceClient: Sendable {
             as: SiteCredential.self)
     }
 
+    /// `GET /v1/vaults/{vault}/site-credentials`: every site credential issued for the vault, oldest first.
+    public func siteCredentials(_ vault: ResourceName) async throws -> [SiteCredentialInfo] {
+        try await session.call(.GET, APIPath.siteCredentials(vault), as: SiteCredentialList.self).credentials
+    }
+
+    /// `POST /v1/vaults/{vault}/site-credentials/{thumbprint}/revoke`: publish settings holding it stop working.
+    public func revokeSiteCredential(_ vault: ResourceName, thumbprint: String) async throws -> SiteCredentialInfo {
+        try await session.call(
+            .POST, APIPath.siteCredentialRevoke(vault, thumbprint: thumbprint), body: String?.none,
+            as: SiteCredentialInfo.self)
+    }
+
     // MARK: Servers
 
     /// `GET /v1/vaults/{vault}/servers`.

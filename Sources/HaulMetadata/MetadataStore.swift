@@ -85,6 +85,9 @@ public protocol MetadataStore: Sendable {
     func recordDeletedObject(_ d: DeletedObject) async throws
     func deletedObject(id: UUID) async throws -> DeletedObject?
     func deletedObjects(vault: UUID) async throws -> [DeletedObject]
+    /// Deleted objects of every vault whose `purgeAfter` is at or before `now`, oldest purge date first, at most
+    /// `limit` (the trash sweep, docs/service.md §7).
+    func deletedObjects(purgeDueAt now: Date, limit: Int) async throws -> [DeletedObject]
     /// Forgets a deleted-object record (after undelete, or after its purge date).
     func removeDeletedObject(id: UUID) async throws
 

@@ -447,6 +447,15 @@ public final class PostgresMetadataStore: MetadataStore {
         ).map(DeletedObject.init(row:))
     }
 
+    public func deletedObjects(purgeDueAt now: Date, limit: Int) async throws -> [DeletedObject] {
+        try await rows(
+            """
+            SELECT \(unescaped: DeletedObject.columns) FROM deleted_objects WHERE purge_after <= \(now)
+            ORDER BY purge_after, id LIMIT \(limit)
+            """, "list deleted objects due for purge"
+        ).map(DeletedObject.init(row:))
+    }
+
     public func removeDeletedObject(id: UUID) async throws {
         let deleted = try await rows(
             "DELETE FROM deleted_objects WHERE id = \(id) RETURNING 1", "remove deleted object \(id)")

@@ -426,6 +426,15 @@ public final class SQLiteMetadataStore: MetadataStore {
         }
     }
 
+    public func deletedObjects(purgeDueAt now: Date, limit: Int) async throws -> [DeletedObject] {
+        try await read("list deleted objects due for purge") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM deleted_objects WHERE purge_after <= ? ORDER BY purge_after, id LIMIT ?",
+                arguments: [now.micros, limit]
+            ).map(DeletedObject.init(row:))
+        }
+    }
+
     public func removeDeletedObject(id: UUID) async throws {
         try await write("remove deleted object \(id)") { db in
             try db.execute(sql: "DELETE FROM deleted_objects WHERE id = ?", arguments: [id.text])

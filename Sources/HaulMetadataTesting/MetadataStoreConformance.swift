@@ -602,6 +602,17 @@ public enum MetadataStoreConformance {
             try await s.deletedObjects(vault: vaults[0].id).map(\.id), [inOne[1].id, inOne[2].id, inOne[0].id],
             "deletedObjects(vault:) ordered by deletedAt")
         try await c.equal(try await s.deletedObjects(vault: vaults[1].id), [inTwo], "deleted objects of another vault")
+        // Purge dates: inTwo 50, inOne[1] 100, inOne[2] 200, inOne[0] 300 (+ 14 days), across vaults.
+        let fourteen = 14 * 86_400
+        try await c.equal(
+            try await s.deletedObjects(purgeDueAt: Fixture.time(fourteen + 49), limit: 10), [],
+            "nothing is due before the first purge date")
+        try await c.equal(
+            try await s.deletedObjects(purgeDueAt: Fixture.time(fourteen + 200), limit: 10).map(\.id),
+            [inTwo.id, inOne[1].id, inOne[2].id], "due for purge at a purge date, across vaults, oldest first")
+        try await c.equal(
+            try await s.deletedObjects(purgeDueAt: Fixture.time(fourteen + 1000), limit: 2).map(\.id),
+            [inTwo.id, inOne[1].id], "the purge listing honours its limit")
         try await s.removeDeletedObject(id: inOne[2].id)
         try await c.equal(try await s.deletedObject(id: inOne[2].id), nil, "a removed record")
         try await c.equal(

@@ -25,8 +25,11 @@ public enum APIRoute {
     public static let serverRevoke = "/v1/vaults/{vault}/servers/{server}/revoke"
     /// `POST` recover (`ServerRecoverRequest` → `ServerRegistration`).
     public static let serverRecover = "/v1/vaults/{vault}/servers/{server}/recover"
-    /// `POST` issue a `site` credential for publish settings (`SiteCredentialRequest` → `SiteCredential`).
+    /// `POST` issue a `site` credential for publish settings (`SiteCredentialRequest` → `SiteCredential`), `GET`
+    /// list them (`SiteCredentialList`).
     public static let siteCredentials = "/v1/vaults/{vault}/site-credentials"
+    /// `POST` revoke one (→ `SiteCredentialInfo`): publish settings holding it stop working at once.
+    public static let siteCredentialRevoke = "/v1/vaults/{vault}/site-credentials/{thumbprint}/revoke"
     /// `GET` bytes and objects per vault and server (`VaultUsage`).
     public static let usage = "/v1/vaults/{vault}/usage"
     /// `GET` soft-deleted objects (`DeletedObjectList`).
@@ -73,6 +76,9 @@ public enum APIPath {
         "/v1/vaults/\(vault)/servers/\(server)/recover"
     }
     public static func siteCredentials(_ vault: ResourceName) -> String { "/v1/vaults/\(vault)/site-credentials" }
+    public static func siteCredentialRevoke(_ vault: ResourceName, thumbprint: String) -> String {
+        "/v1/vaults/\(vault)/site-credentials/\(thumbprint)/revoke"
+    }
     public static func usage(_ vault: ResourceName) -> String { "/v1/vaults/\(vault)/usage" }
     public static func deleted(_ vault: ResourceName) -> String { "/v1/vaults/\(vault)/deleted" }
     public static func undelete(_ vault: ResourceName) -> String { "/v1/vaults/\(vault)/undelete" }

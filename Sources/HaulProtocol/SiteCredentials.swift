@@ -39,3 +39,23 @@ public struct SiteCredential: Codable, Sendable, Hashable {
         self.caCertificatePEM = caCertificatePEM
     }
 }
+
+/// One site credential of a vault, as `GET /v1/vaults/{vault}/site-credentials` lists it (no key, no certificate).
+public struct SiteCredentialInfo: Codable, Sendable, Hashable {
+    /// SHA-256 of the certificate, 64 lowercase hex digits: the name to revoke it by.
+    public var thumbprint: String
+    public var created: Date
+    public var notAfter: Date
+    public var revoked: Bool
+    public init(thumbprint: String, created: Date, notAfter: Date, revoked: Bool) {
+        self.thumbprint = thumbprint
+        self.created = created
+        self.notAfter = notAfter
+        self.revoked = revoked
+    }
+}
+
+public struct SiteCredentialList: Codable, Sendable, Hashable {
+    public var credentials: [SiteCredentialInfo]
+    public init(credentials: [SiteCredentialInfo]) { self.credentials = credentials }
+}

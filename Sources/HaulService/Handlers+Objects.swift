@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HaulFormat
 import HaulMetadata
@@ -214,6 +215,9 @@ extension Handlers {
         case "*": createOnly = true
         default: throw APIError(.invalidParameter, "If-None-Match accepts only *")
         }
+        if key.kind.isContentAddressed, let staging = access.store as? any StagingBlobStore {
+            return try await writeStreamed(access, key, staging, request: request, createOnly: createOnly)
+        }
         let buffer = try await body(request, limit: configuration.maximumObjectSize)
         let bytes = Array(buffer.readableBytesView)
         if key.kind.isContentAddressed {
@@ -259,6 +263,50 @@ extension Handlers {
                     if createOnly { throw APIError(.alreadyExists, "the object \(key.path) exists") }
                 }
             }
+        }
+        return Response(status: .created)
+    }
+
+    /// A content-addressed object streamed into a staged object of the store (a temporary file on the filesystem
+    /// store, an unlinked local file uploaded on commit on S3), hashed on the way, and committed only when the
+    /// SHA-256 of the bytes is the name: at most one body chunk is in memory. An object that exists already is
+    /// not written again (same name, same bytes); its body is read and dropped.
+    func writeStreamed(
+        _ access: RepositoryAccess, _ key: ObjectKey, _ store: any StagingBlobStore, request: Request,
+        createOnly: Bool
+    ) async throws -> Response {
+        let limit = configuration.maximumObjectSize
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIError(.bodyTooLarge, "the request body has \(length) bytes; at most \(limit) are accepted")
+        }
+        let exists = try await access.store.head(key) != nil
+        if exists, createOnly { throw APIError(.alreadyExists, "the object \(key.path) exists") }
+        let staged = exists ? nil : try store.stage(key.kind)
+        var hash = SHA256()
+        var size = 0
+        do {
+            for try await chunk in request.body {
+                size += chunk.readableBytes
+                guard size <= limit else {
+                    throw APIError(.bodyTooLarge, "the request body is longer than \(limit) bytes")
+                }
+                guard let staged else { continue }
+                try chunk.withUnsafeReadableBytes { bytes in
+                    hash.update(bufferPointer: bytes)
+                    try staged.append(bytes)
+                }
+            }
+            guard let staged else { return Response(status: .created) }
+            let digest = Self.hex(hash.finalize())
+            guard digest == key.name else {
+                throw APIError(
+                    .contentHashMismatch,
+                    "the body's SHA-256 is \(digest), not the name \(key.name); nothing was stored")
+            }
+            try await staged.commit(as: key)
+        } catch {
+            staged?.discard()
+            throw error
         }
         return Response(status: .created)
     }

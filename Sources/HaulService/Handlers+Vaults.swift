@@ -1,4 +1,5 @@
 import Foundation
+import HaulFormat
 import HaulMetadata
 import HaulProtocol
 import HaulStorage
@@ -52,6 +53,37 @@ extension Handlers {
                     certificatePEM: certificate.pem, thumbprint: certificate.thumbprint.hex,
                     notAfter: certificate.notValidAfter, caCertificatePEM: authority.certificate.pem),
                 status: .created)
+        }
+        v1.get("vaults/{vault}/site-credentials") { _, context in
+            let caller = try require(context, .subscriptionAdmin)
+            let vault = try await vault(try name(context, "vault"), for: caller)
+            let identities = try await metadata.identities(
+                subscription: vault.subscription, subject: vault.id.lowercased)
+            return try json(
+                SiteCredentialList(
+                    credentials: identities.filter { $0.role == .site }.sorted {
+                        ($0.created, $0.thumbprint) < ($1.created, $1.thumbprint)
+                    }
+                    .map(Self.siteCredentialInfo)))
+        }
+        v1.post("vaults/{vault}/site-credentials/{thumbprint}/revoke") { _, context in
+            let caller = try require(context, .subscriptionAdmin)
+            let vault = try await vault(try name(context, "vault"), for: caller)
+            let thumbprint = context.parameters.get("thumbprint") ?? ""
+            // Another vault's, another subscription's, a server's or a malformed thumbprint: all the same 404.
+            guard ObjectID(hex: thumbprint) != nil, let identity = try await metadata.identity(thumbprint: thumbprint),
+                identity.role == .site, identity.subscription == vault.subscription,
+                identity.subject == vault.id.lowercased
+            else {
+                throw APIError(.notFound, "no site credential \(thumbprint.prefix(64)) in vault \"\(vault.name)\"")
+            }
+            if !identity.revoked {
+                try await metadata.revokeIdentity(thumbprint: thumbprint)
+                try await audit(caller, "siteCredential.revoke", vault.name, thumbprint)
+            }
+            var revoked = identity
+            revoked.revoked = true
+            return try json(Self.siteCredentialInfo(revoked))
         }
         v1.get("vaults/{vault}/usage") { _, context in
             let caller = try require(context, .subscriptionAdmin)
@@ -108,5 +140,11 @@ extension Handlers {
         DeletedObjectInfo(
             id: deleted.id, serverId: deleted.server, objectPath: deleted.objectPath, size: deleted.size,
             deletedAt: deleted.deletedAt, purgeAfter: deleted.purgeAfter)
+    }
+
+    static func siteCredentialInfo(_ identity: Identity) -> SiteCredentialInfo {
+        SiteCredentialInfo(
+            thumbprint: identity.thumbprint, created: identity.created, notAfter: identity.notAfter,
+            revoked: identity.revoked)
     }
 }

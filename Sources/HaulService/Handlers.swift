@@ -139,9 +139,9 @@ struct Handlers: Sendable {
                 certificatePEM: certificate.pem, notAfter: certificate.notValidAfter, created: now()))
     }
 
-    static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
-        SHA256.hash(data: Array(bytes)).map { String(format: "%02x", $0) }.joined()
-    }
+    static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String { hex(SHA256.hash(data: Array(bytes))) }
+
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 }
 
 extension UUID {

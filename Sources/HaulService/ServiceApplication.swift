@@ -44,8 +44,9 @@ public enum ServiceApplication {
     /// The router with every route of docs/service.md, for tests (`HummingbirdTesting`) and for `build`.
     public static func router(_ dependencies: Dependencies) -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
+        // Outermost: sees the final response, also the JSON error bodies that ErrorMiddleware makes.
+        router.add(middleware: RequestObserver(registry: dependencies.registry, logger: dependencies.logger))
         router.add(middleware: ErrorMiddleware())
-        router.add(middleware: MetricsMiddleware())
         let handlers = Handlers(dependencies)
         handlers.addOperationRoutes(to: router)
         handlers.addTokenRoutes(to: router)
@@ -58,7 +59,7 @@ public enum ServiceApplication {
     }
 
     /// The application: HTTPS with the configured key and certificate (plain HTTP when `configuration.tls` is
-    /// `nil`), listening on `host:port`, with a background sweep of expired tokens and assertion ids. Run it with
+    /// `nil`), listening on `host:port`, with a background sweep of expired tokens and assertion ids and of trash past its date. Run it with
     /// `runService()` (graceful shutdown on SIGTERM and SIGINT, swift-service-lifecycle).
     public static func build(_ dependencies: Dependencies) throws -> some ApplicationProtocol {
         let configuration = dependencies.configuration
@@ -77,7 +78,9 @@ public enum ServiceApplication {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hauld"),
             logger: dependencies.logger)
         app.addServices(
-            SweepService(metadata: dependencies.metadata, now: dependencies.now, logger: dependencies.logger))
+            SweepService(
+                metadata: dependencies.metadata, blobs: dependencies.blobs, now: dependencies.now,
+                logger: dependencies.logger))
         return app
     }
 }

@@ -10,6 +10,7 @@ import HaulIdentity
 /// DIR/blobs/               the filesystem blob store
 /// DIR/tls/key.pem (0600)   the TLS key, cert.pem its self-signed certificate (localhost, 127.0.0.1)
 /// DIR/ca/key.pem (0600)    the CA that signs callers' CSRs, cert.pem its certificate
+/// DIR/staging/             uploads on their way to an S3 store (unlinked files; empty at rest)
 /// ```
 ///
 /// Folders are made with mode 0700. Keys are written by `IdentityKey.save` (temporary file, fsync, rename) and
@@ -29,6 +30,19 @@ public struct ServiceDirectory: Sendable {
     public var tlsCertificatePath: String { "\(root)/tls/cert.pem" }
     public var caKeyPath: String { "\(root)/ca/key.pem" }
     public var caCertificatePath: String { "\(root)/ca/cert.pem" }
+    public var stagingDirectoryPath: String { "\(root)/staging" }
+
+    /// `DIR/staging` (mode 0700), made when missing: where uploads to an S3 store are staged.
+    public func stagingPath() throws -> String {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: stagingDirectoryPath, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw HaulError(.io, "cannot create the directory \(stagingDirectoryPath)", cause: error)
+        }
+        return stagingDirectoryPath
+    }
 
     /// How long the generated CA and TLS certificates are valid.
     public static let generatedLifetime: TimeInterval = 10 * 365 * 86_400

@@ -53,47 +53,108 @@ func resourceName(_ text: String, _ what: String) throws -> ResourceName {
 struct PublishSettingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish-settings",
-        abstract: "Write a publish-settings file for site machines of one vault.",
+        abstract: "Write, list and revoke the publish-settings files of a vault's site machines.",
         discussion: """
-            Generates a key here, has the service certify it as a `site` identity of the vault (it may register \
-            servers into that vault and run the offline-seeding steps; nothing destructive), and writes the XML \
-            file with mode 0600. The settings stop working after --expires (default 10d; units m, h, d).
+            `haul cloud publish-settings --vault NAME --out FILE` is `create` (the default). A revoked file stops \
+            working at once; servers it registered keep their own identities.
 
-            Example: haul cloud publish-settings --vault office --expires 10d --out office.publishsettings \
-            --credential ~/haul-admin.json
-            """)
+            Example: haul cloud publish-settings revoke --vault office 3f1c…e9 --credential ~/haul-admin.json
+            """,
+        subcommands: [Create.self, List.self, Revoke.self], defaultSubcommand: Create.self)
 
-    @OptionGroup var cloud: CloudOptions
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a publish-settings file for site machines of one vault.",
+            discussion: """
+                Generates a key here, has the service certify it as a `site` identity of the vault (it may register \
+                servers into that vault and run the offline-seeding steps; nothing destructive), and writes the XML \
+                file with mode 0600. The settings stop working after --expires (default 10d; units m, h, d), or \
+                when revoked (`haul cloud publish-settings revoke`).
 
-    @Option(name: .long, help: "The vault servers register into.")
-    var vault: String
+                Example: haul cloud publish-settings --vault office --expires 10d --out office.publishsettings \
+                --credential ~/haul-admin.json
+                """)
 
-    @Option(name: .long, help: "How long the settings stay valid: 30m, 12h, 10d (at most 365d).")
-    var expires = "10d"
+        @OptionGroup var cloud: CloudOptions
 
-    @Option(name: .long, help: "Where to write the settings (must not exist).")
-    var out: String
+        @Option(name: .long, help: "The vault servers register into.")
+        var vault: String
 
-    func run() async throws {
-        let vault = try resourceName(self.vault, "--vault")
-        guard let lifetime = DurationText.seconds(expires), lifetime > 0 else {
-            throw ValidationError("--expires \(expires) is not a duration like 30m, 12h or 10d")
+        @Option(name: .long, help: "How long the settings stay valid: 30m, 12h, 10d (at most 365d).")
+        var expires = "10d"
+
+        @Option(name: .long, help: "Where to write the settings (must not exist).")
+        var out: String
+
+        func run() async throws {
+            let vault = try resourceName(self.vault, "--vault")
+            guard let lifetime = DurationText.seconds(expires), lifetime > 0 else {
+                throw ValidationError("--expires \(expires) is not a duration like 30m, 12h or 10d")
+            }
+            let credential = try cloud.credentialFile()
+            let settings = try await SiteSettingsIssuer.issue(
+                credential: credential, vault: vault, expires: Date().addingTimeInterval(lifetime))
+            try settings.write(to: out)
+            struct Out: Encodable {
+                let file: String
+                let vault: String
+                let expires: Date
+                let thumbprint: String
+            }
+            let thumbprint = try settings.thumbprint()
+            if cloud.json {
+                try printJSON(
+                    Out(file: out, vault: settings.vault.rawValue, expires: settings.expires, thumbprint: thumbprint))
+            } else {
+                print("wrote publish settings for vault \(settings.vault) to \(out) (mode 0600)")
+                print("valid until \(HaulDate.format(settings.expires)); thumbprint \(thumbprint); on each server run:")
+                print("  haul register --settings \(out)")
+            }
         }
-        let credential = try cloud.credentialFile()
-        let settings = try await SiteSettingsIssuer.issue(
-            credential: credential, vault: vault, expires: Date().addingTimeInterval(lifetime))
-        try settings.write(to: out)
-        struct Out: Encodable {
-            let file: String
-            let vault: String
-            let expires: Date
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the publish settings issued for a vault.",
+            discussion: "Example: haul cloud publish-settings list --vault office --credential ~/haul-admin.json")
+        @OptionGroup var cloud: CloudOptions
+        @Option(name: .long, help: "The vault.") var vault: String
+
+        func run() async throws {
+            let credentials = try await cloud.client().siteCredentials(try resourceName(vault, "--vault"))
+            if cloud.json { return try printJSON(SiteCredentialList(credentials: credentials)) }
+            let now = Date()
+            for c in credentials {
+                let state = c.revoked ? "revoked" : (c.notAfter <= now ? "expired" : "valid")
+                print(
+                    "\(c.thumbprint)  \(state)  issued \(HaulDate.format(c.created))  "
+                        + "until \(HaulDate.format(c.notAfter))")
+            }
         }
-        if cloud.json {
-            try printJSON(Out(file: out, vault: settings.vault.rawValue, expires: settings.expires))
-        } else {
-            print("wrote publish settings for vault \(settings.vault) to \(out) (mode 0600)")
-            print("valid until \(HaulDate.format(settings.expires)); on each server run:")
-            print("  haul register --settings \(out)")
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke publish settings: they stop working at once, on every instance of the service.",
+            discussion: """
+                The thumbprint is printed by `create` and `list`. Servers already registered with the settings keep \
+                working (revoke those with `haul cloud server revoke`).
+
+                Example: haul cloud publish-settings revoke 3f1c…e9 --vault office --credential ~/haul-admin.json
+                """)
+        @OptionGroup var cloud: CloudOptions
+        @Argument(help: "The thumbprint of the settings (64 hex digits).") var thumbprint: String
+        @Option(name: .long, help: "The vault.") var vault: String
+
+        func run() async throws {
+            let thumbprint = thumbprint.lowercased()
+            guard thumbprint.count == 64, thumbprint.allSatisfy(\.isHexDigit) else {
+                throw ValidationError("\(self.thumbprint) is not a thumbprint of 64 hex digits (see `list`)")
+            }
+            let revoked = try await cloud.client().revokeSiteCredential(
+                try resourceName(vault, "--vault"), thumbprint: thumbprint)
+            if cloud.json { return try printJSON(revoked) }
+            print("revoked publish settings \(revoked.thumbprint) of vault \(vault)")
         }
     }
 }

@@ -96,7 +96,11 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = .info
         let s3: S3BlobStore?
         if let blobs {
-            let root = try S3BlobStore(location: try S3Location(url: blobs), credentials: try .fromEnvironment())
+            // Uploads are streamed into unlinked files under DIR/staging, then sent part by part.
+            var options = S3BlobStore.Options()
+            options.stagingDirectory = try directory.stagingPath()
+            let root = try S3BlobStore(
+                location: try S3Location(url: blobs), credentials: try .fromEnvironment(), options: options)
             try await root.createBucketIfMissing()
             s3 = root
         } else {

@@ -205,6 +205,36 @@ struct VaultFixture {
         #expect(audit.status == 0 && !audit.out.isEmpty, "\(audit.stderr)")
     }
 
+    @Test func revokedPublishSettingsAreRefusedWithWhatToDo() throws {
+        let scratch = try ScratchDirectory()
+        let admin = agent(scratch, state: "admin-state")
+        let fixture = try VaultFixture(scratch, admin: admin)
+        let credential = ["--credential", fixture.credential]
+        let listed = try admin.run(["cloud", "publish-settings", "list", "--vault", "office", "--json"] + credential)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let entries = try #require(try json(listed)["credentials"] as? [[String: Any]])
+        #expect(entries.count == 1)
+        let thumbprint = try #require(entries.first?["thumbprint"] as? String)
+        #expect(entries.first?["revoked"] as? Bool == false)
+
+        let revoke = try admin.run(
+            ["cloud", "publish-settings", "revoke", thumbprint, "--vault", "office", "--json"] + credential)
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        #expect(try json(revoke)["revoked"] as? Bool == true)
+        let bad = try admin.run(["cloud", "publish-settings", "revoke", "xyz", "--vault", "office"] + credential)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("64 hex digits"), "\(bad.stderr)")
+
+        let web = agent(scratch, state: "web-state")
+        let register = try web.run(["register", "--settings", fixture.settings, "--name", "web-1"])
+        #expect(register.status != 0)
+        #expect(register.stderr.contains("were revoked by the administrator"), "\(register.stderr)")
+        #expect(register.stderr.contains("haul cloud publish-settings"), "\(register.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("web-state") + "/server.json"))
+        let servers = try admin.run(["cloud", "server", "list", "--vault", "office", "--json"] + credential)
+        #expect(!servers.out.contains("web-1"), "\(servers.out)")
+    }
+
     @Test func aServiceWithAnotherKeyIsRefused() throws {
         let scratch = try ScratchDirectory()
         let real = try HauldProcess(data: scratch("real"))
@@ -239,7 +269,8 @@ struct VaultFixture {
 /// What people see of the vault commands: every one explains itself with an example.
 @Suite struct VaultCommandHelpTests {
     @Test(arguments: [
-        ["register"], ["cloud"], ["cloud", "publish-settings"], ["cloud", "vault", "create"],
+        ["register"], ["cloud"], ["cloud", "publish-settings"], ["cloud", "publish-settings", "list"],
+        ["cloud", "publish-settings", "revoke"], ["cloud", "vault", "create"],
         ["cloud", "vault", "list"],
         ["cloud", "vault", "undelete"], ["cloud", "storage-account", "create"], ["cloud", "storage-account", "list"],
         ["cloud", "container", "create"], ["cloud", "container", "list"], ["cloud", "server", "list"],
@@ -249,6 +280,9 @@ struct VaultFixture {
         let result = try HaulProcess(repo: "").run(command + ["--help"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.out.contains("Example:"), "\(command.joined(separator: " ")) --help: \(result.out)")
-        if command != ["cloud"] { #expect(result.out.contains("--json"), "\(command) has no --json") }
+        // Groups list their subcommands; the leaves take --json.
+        if command != ["cloud"], command != ["cloud", "publish-settings"] {
+            #expect(result.out.contains("--json"), "\(command) has no --json")
+        }
     }
 }

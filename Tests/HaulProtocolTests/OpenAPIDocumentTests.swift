@@ -18,7 +18,8 @@ import Testing
     @Test(arguments: [
         APIRoute.healthz, APIRoute.metrics, APIRoute.token, APIRoute.me, APIRoute.datacenter, APIRoute.vaults,
         APIRoute.vault, APIRoute.servers, APIRoute.server, APIRoute.serverRevoke, APIRoute.serverRecover,
-        APIRoute.siteCredentials, APIRoute.usage, APIRoute.deleted, APIRoute.undelete, APIRoute.storageAccounts,
+        APIRoute.siteCredentials, APIRoute.siteCredentialRevoke, APIRoute.usage, APIRoute.deleted, APIRoute.undelete,
+        APIRoute.storageAccounts,
         APIRoute.storageAccount, APIRoute.containers, APIRoute.applications, APIRoute.application,
         APIRoute.applicationCertificate, APIRoute.audit, APIRoute.objectList, APIRoute.object, APIRoute.config,
     ])

@@ -35,6 +35,43 @@ import Testing
         }
     }
 
+    /// Content-addressed bodies are streamed into a staged file: a refused body (wrong hash, too large) leaves no
+    /// object and no temporary file; an accepted one reads back byte for byte.
+    @Test func streamedUploadsLeaveNothingBehindWhenRefused() async throws {
+        let harness = try await ServiceHarness(maximumObjectSize: 1 << 20)
+        defer { harness.remove() }
+        let (_, admin) = try await harness.subscription("acme")
+        try await harness.test { client in
+            let adminToken = try await client.token(harness, admin)
+            let (server, token, _) = try await client.server(harness, admin: adminToken, vault: "v1", name: "s1")
+            var generator = SystemRandomNumberGenerator()
+            let big = (0..<(1 << 20) - 17).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let path = APIPath.object(server: server, kind: "data", name: sha256Hex(big))
+            #expect(try await client.call(.put, path, token: token, body: big).status == .created)
+            #expect(try await client.call(.get, path, token: token).body == big)
+
+            var wrong = big
+            wrong[wrong.count / 2] ^= 1
+            let mismatch = try await client.call(
+                .put,
+                APIPath.object(
+                    server: server, kind: "data",
+                    name: sha256Hex(big.reversed())), token: token, body: wrong)
+            #expect(mismatch.errorCode == .contentHashMismatch)
+            let tooLarge = big + Array(repeating: 7, count: 100)
+            let refused = try await client.call(
+                .put, APIPath.object(server: server, kind: "data", name: sha256Hex(tooLarge)), token: token,
+                body: tooLarge)
+            #expect(refused.status == .contentTooLarge)
+            #expect(refused.errorCode == .bodyTooLarge)
+            let list = try await client.call(.get, APIPath.objectList(server: server, kind: "data"), token: token)
+            #expect(try list.decode(ObjectListPage.self).objects.map(\.name) == [sha256Hex(big)])
+            let root = harness.blobsRoot
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+            #expect(!files.contains { $0.contains(".tmp-") }, "\(files)")
+        }
+    }
+
     @Test func configIsImmutable() async throws {
         let harness = try await ServiceHarness()
         defer { harness.remove() }

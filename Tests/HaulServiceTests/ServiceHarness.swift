@@ -7,6 +7,7 @@ import HaulProtocol
 import HaulService
 import Hummingbird
 import HummingbirdTesting
+import Logging
 
 /// A clock tests move by hand.
 final class ManualClock: @unchecked Sendable {
@@ -51,17 +52,19 @@ struct ServiceHarness: Sendable {
 
     var audience: String { APIAudience.token(serviceURL: configuration.serviceURL) }
 
-    func application() -> some ApplicationProtocol {
+    func application(logger: Logger = Logger(label: "hauld-test")) -> some ApplicationProtocol {
         let clock = clock
         let dependencies = ServiceApplication.Dependencies(
             configuration: configuration, metadata: metadata, blobs: .fileSystem(root: blobsRoot),
-            authority: authority, now: { clock.now })
+            authority: authority, now: { clock.now }, logger: logger)
         return Application(router: ServiceApplication.router(dependencies))
     }
 
     /// Runs `body` with a test client of the router.
-    func test<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
-        try await application().test(.router) { client in try await body(client) }
+    func test<T: Sendable>(
+        logger: Logger = Logger(label: "hauld-test"), _ body: @Sendable (any TestClientProtocol) async throws -> T
+    ) async throws -> T {
+        try await application(logger: logger).test(.router) { client in try await body(client) }
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: root) }
