@@ -71,10 +71,17 @@ extension Handlers {
             var application = HaulMetadata.Application(
                 id: UUID(), subscription: subscription, name: body.name.rawValue,
                 certificateThumbprint: certificate?.thumbprint.hex, certificatePEM: certificate?.pem, created: now())
+            if let certificate { try await requireUnused(certificate, by: application) }
             try await metadata.createApplication(application)
             if let certificate {
-                try await register(
-                    certificate, subscription: subscription, role: .offlineApp, subject: application.id.lowercased)
+                do {
+                    try await register(
+                        certificate, subscription: subscription, role: .offlineApp, subject: application.id.lowercased)
+                } catch {
+                    // Registered meanwhile by another request: leave no application pointing at that identity.
+                    try? await metadata.deleteApplication(id: application.id)
+                    throw error
+                }
             }
             application.certificatePEM = nil
             try await audit(caller, "application.create", body.name.rawValue, certificate?.thumbprint.hex ?? "")
@@ -89,6 +96,7 @@ extension Handlers {
             var application = try await application(try name(context, "application"), for: caller)
             let body = try await decode(ApplicationCertificateUpload.self, from: request)
             let certificate = try Self.parseCertificate(body.certificatePEM)
+            try await requireUnused(certificate, by: application)
             if let previous = application.certificateThumbprint, previous != certificate.thumbprint.hex {
                 try await metadata.revokeIdentity(thumbprint: previous)
             }
@@ -146,6 +154,22 @@ extension Handlers {
                 subscription: try subscription(of: caller), name: name.rawValue)
         else { throw APIError(.notFound, "no application \"\(name)\"") }
         return application
+    }
+
+    /// Refuses (`409 alreadyExists`) a certificate that is registered for anything but this application's own live
+    /// identity. A certificate is public: without this, whoever holds another identity's certificate (of any
+    /// subscription) could attach it to an application and revoke that identity by replacing or deleting the
+    /// application.
+    func requireUnused(_ certificate: IdentityCertificate, by application: HaulMetadata.Application) async throws {
+        guard let identity = try await metadata.identity(thumbprint: certificate.thumbprint.hex) else { return }
+        guard
+            identity.role == .offlineApp, identity.subscription == application.subscription,
+            identity.subject == application.id.lowercased, !identity.revoked
+        else {
+            throw APIError(
+                .alreadyExists,
+                "this certificate is already registered; make a new key and certificate for the application")
+        }
     }
 
     static func parseCertificate(_ pem: String) throws -> IdentityCertificate {
