@@ -91,18 +91,22 @@ public struct PublishSettings: Sendable, Equatable {
 
     // MARK: Reading
 
-    /// Reads and parses a settings file, refusing expired settings.
+    /// Reads and parses a settings file, refusing expired settings and a file that group or others may read (it
+    /// holds the site's private key, like an SSH key).
     /// - Parameter now: the current time (injected for tests).
-    /// - Throws: `invalidArgument` for a malformed, oversized or DTD-carrying file; `settingsExpired` past its date;
-    ///   `notFound` when the file does not exist.
+    /// - Throws: `invalidArgument` for a malformed, oversized or DTD-carrying file; `insecurePermissions` naming the
+    ///   `chmod` to run; `settingsExpired` past its date; `notFound` when the file does not exist.
     public static func read(from path: String, now: Date = Date()) throws -> PublishSettings {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw HaulError(.notFound, "cannot open the publish settings \(path)")
+        let bytes: [UInt8]
+        do {
+            bytes = try SecretFile.read(path, limit: maximumSize)
+        } catch let error as HaulError where error.code == .notFound {
+            throw HaulError(.notFound, "cannot open the publish settings \(path): it does not exist")
+        } catch let error as HaulError where error.code == .invalidArgument {
+            throw HaulError(
+                .invalidArgument, "\(path) is larger than \(maximumSize >> 10) KiB; it is not a publish-settings file")
         }
-        defer { try? handle.close() }
-        // One byte more than the cap tells an oversized file from one exactly at the limit.
-        let data = try handle.read(upToCount: maximumSize + 1) ?? Data()
-        let settings = try parse([UInt8](data), source: path)
+        let settings = try parse(bytes, source: path)
         try settings.checkNotExpired(now: now, source: path)
         return settings
     }

@@ -61,8 +61,24 @@ import Testing
 
         let dir = try TemporaryTestDirectory()
         let path = dir.path + "/big.xml"
-        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        #expect(throws: HaulError.self) { try PublishSettings.read(from: path) }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        let fromFile = #expect(throws: HaulError.self) { try PublishSettings.read(from: path) }
+        #expect(fromFile?.message.contains("64 KiB") == true, "\(String(describing: fromFile))")
+    }
+
+    /// The file holds the site's private key: one that group or others may read is refused with the fix.
+    @Test func refusesSettingsOthersMayRead() throws {
+        let dir = try TemporaryTestDirectory()
+        let path = dir.path + "/office.publishsettings"
+        try Self.sample.write(to: path)
+        #expect(chmod(path, 0o644) == 0)
+        let error = #expect(throws: HaulError.self) {
+            try PublishSettings.read(from: path, now: Date(timeIntervalSince1970: 1_900_000_000))
+        }
+        #expect(error?.code == .insecurePermissions)
+        #expect(error?.message.contains("chmod 600 \(path)") == true)
+        #expect(chmod(path, 0o600) == 0)
+        #expect(try PublishSettings.read(from: path, now: Date(timeIntervalSince1970: 1_900_000_000)) == Self.sample)
     }
 
     @Test func refusesExpiredSettingsWithWhatToDo() throws {

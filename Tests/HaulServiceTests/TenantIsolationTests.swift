@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HaulProtocol
 import Testing
 
@@ -57,6 +58,64 @@ import Testing
             #expect(try own.decode(ObjectListPage.self).objects.isEmpty)
             // An admin token does not reach repositories at all.
             #expect(try await client.call(.get, path, token: adminToken).status == .forbidden)
+        }
+    }
+
+    /// docs/service.md §6: nothing in an answer reveals whether another tenant stores the same content. Two
+    /// subscriptions upload the same bytes under the same name: each answer is what a first upload gets, each
+    /// tenant's usage counts its own copy, and deleting one copy leaves the other.
+    @Test func identicalContentInTwoTenantsRevealsNothing() async throws {
+        let harness = try await ServiceHarness()
+        defer { harness.remove() }
+        let (_, acme) = try await harness.subscription("acme")
+        let (_, other) = try await harness.subscription("other")
+        try await harness.test { client in
+            let acmeAdmin = try await client.token(harness, acme)
+            let otherAdmin = try await client.token(harness, other)
+            let (acmeServer, acmeToken, _) = try await client.server(harness, admin: acmeAdmin, vault: "v1", name: "s1")
+            let (otherServer, otherToken, _) = try await client.server(
+                harness, admin: otherAdmin, vault: "v1", name: "s1")
+            let bytes: [UInt8] = Array("the same pack in two tenants".utf8)
+            let name = sha256Hex(bytes)
+            let fresh: [UInt8] = Array("never stored anywhere".utf8)
+
+            // The second tenant's upload answers like an upload of content stored nowhere.
+            let first = try await client.call(
+                .put, APIPath.object(server: acmeServer, kind: "data", name: name), token: acmeToken, body: bytes)
+            let second = try await client.call(
+                .put, APIPath.object(server: otherServer, kind: "data", name: name), token: otherToken, body: bytes)
+            let novel = try await client.call(
+                .put, APIPath.object(server: otherServer, kind: "data", name: sha256Hex(fresh)), token: otherToken,
+                body: fresh)
+            #expect(first.status == .created && second.status == .created && novel.status == .created)
+            #expect(second.body == novel.body)
+            #expect(second.headers.map(\.name) == novel.headers.map(\.name))
+            // Before it uploads, the other tenant's HEAD of that name is a plain 404, like any unknown name.
+            var createOnly = HTTPFields()
+            createOnly[.ifNoneMatch] = "*"
+            let third = try await client.server(harness, admin: otherAdmin, vault: "v1", name: "s2")
+            let head = try await client.call(
+                .head, APIPath.object(server: third.0, kind: "data", name: name), token: third.1)
+            #expect(head.status == .notFound)
+            let createOnlyPut = try await client.call(
+                .put, APIPath.object(server: third.0, kind: "data", name: name), token: third.1, body: bytes,
+                headers: createOnly)
+            #expect(createOnlyPut.status == .created)
+
+            for (admin, bytesStored) in [
+                (acmeAdmin, Int64(bytes.count)), (otherAdmin, Int64(2 * bytes.count + fresh.count)),
+            ] {
+                let usage = try await client.call(.get, APIPath.usage(try ResourceName("v1")), token: admin)
+                #expect(try usage.decode(VaultUsage.self).bytes == bytesStored)
+            }
+            // Deleting acme's copy leaves the other tenant's.
+            #expect(
+                try await client.call(
+                    .delete, APIPath.object(server: acmeServer, kind: "data", name: name), token: acmeToken
+                ).status == .noContent)
+            let kept = try await client.call(
+                .get, APIPath.object(server: otherServer, kind: "data", name: name), token: otherToken)
+            #expect(kept.body == bytes)
         }
     }
 
