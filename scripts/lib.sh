@@ -51,9 +51,19 @@ ensure_swift_format() {
 # script however it ends. Fails if the gateway does not come up.
 start_ceph_rgw() {
     ensure_packages radosgw ceph-mon ceph-osd || return 1
-    CEPH_RGW_DIR=$(mktemp -d /tmp/haul-rgw.XXXXXX)
     on_exit stop_ceph_rgw
-    "$(dirname "${BASH_SOURCE[0]}")/ceph-rgw" start "$CEPH_RGW_DIR" || return 1
+    # A fresh single-node cluster now and then loses the race between the OSD's first boot and the monitor (the
+    # OSD's commands carry a zero fsid and are refused): start a second fresh cluster before giving up.
+    local attempt
+    for attempt in 1 2; do
+        CEPH_RGW_DIR=$(mktemp -d /tmp/haul-rgw.XXXXXX)
+        if "$(dirname "${BASH_SOURCE[0]}")/ceph-rgw" start "$CEPH_RGW_DIR"; then
+            break
+        fi
+        stop_ceph_rgw
+        ((attempt == 2)) && return 1
+        echo "Ceph RGW did not start; trying once more with a fresh cluster"
+    done
     # shellcheck source=/dev/null
     source "$CEPH_RGW_DIR/env"
     echo "HAUL_TEST_S3_ENDPOINT=$HAUL_TEST_S3_ENDPOINT"

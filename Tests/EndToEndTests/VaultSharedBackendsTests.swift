@@ -93,5 +93,17 @@ import Testing
             "cloud", "server", "list", "--vault", "office", "--credential", fixture.credential,
         ])
         #expect(servers.out.contains("web-1"), "\(servers.stderr)")
+
+        // Revocation through one instance cuts the server off on the other at once: both read the identity from
+        // the shared database on every token exchange and every request.
+        try use(other)
+        #expect(try web.run(["snapshots"]).status == 0)
+        let revoke = try admin.run([
+            "cloud", "server", "revoke", "web-1", "--vault", "office", "--credential", fixture.credential,
+        ])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        let refused = try web.run(["snapshots"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("revoked"), "\(refused.stderr)")
     }
 }
