@@ -84,8 +84,8 @@ public struct Registrar: Sendable {
             throw HaulError(
                 .permissionDenied,
                 "the publish settings for vault \(settings.vault) were revoked by the administrator; ask your "
-                    + "administrator for new publish settings (`haul cloud publish-settings --vault \(settings.vault)`)",
-                cause: error)
+                    + "administrator for new publish settings (`haul cloud publish-settings --vault "
+                    + "\(settings.vault)`)", cause: error)
         }
         let certificate = try IdentityCertificate(pem: registration.certificatePEM)
         guard key.matches(certificate) else {

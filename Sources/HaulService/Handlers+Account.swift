@@ -1,4 +1,5 @@
 import Foundation
+import HaulFormat
 import HaulIdentity
 import HaulMetadata
 import HaulProtocol
@@ -97,16 +98,22 @@ extension Handlers {
             let body = try await decode(ApplicationCertificateUpload.self, from: request)
             let certificate = try Self.parseCertificate(body.certificatePEM)
             try await requireUnused(certificate, by: application)
+            // Register before pointing the application at the certificate: the identity row is the claim, so a
+            // request that registered the same certificate meanwhile makes this one 409, never a takeover.
+            if try await metadata.identity(thumbprint: certificate.thumbprint.hex) == nil {
+                do {
+                    try await register(
+                        certificate, subscription: application.subscription, role: .offlineApp,
+                        subject: application.id.lowercased)
+                } catch let error as HaulError where error.code == .alreadyExists {
+                    try await requireUnused(certificate, by: application)
+                }
+            }
             if let previous = application.certificateThumbprint, previous != certificate.thumbprint.hex {
                 try await metadata.revokeIdentity(thumbprint: previous)
             }
             try await metadata.setApplicationCertificate(
                 id: application.id, thumbprint: certificate.thumbprint.hex, pem: certificate.pem)
-            if try await metadata.identity(thumbprint: certificate.thumbprint.hex) == nil {
-                try await register(
-                    certificate, subscription: application.subscription, role: .offlineApp,
-                    subject: application.id.lowercased)
-            }
             application.certificateThumbprint = certificate.thumbprint.hex
             try await audit(caller, "application.certificate", application.name, certificate.thumbprint.hex)
             return try json(try Self.info(application))

@@ -10,7 +10,7 @@ import Prometheus
 /// path, so ids do not multiply the series; Hummingbird's `NotFound` when no route matched) and status:
 /// - `hauld_http_requests_total` (counter),
 /// - `hauld_http_request_duration_seconds` (histogram, without the status),
-/// - `hauld_http_request_body_bytes_total` (counter of `Content-Length` of requests that carry one).
+/// - `hauld_http_request_body_bytes_total{method,route}` (counter of the `Content-Length` of accepted requests).
 ///
 /// The log line (level `info`) carries method, route, status, duration in milliseconds and the caller's
 /// `role:subject`; never a header, a token or a body.
@@ -47,7 +47,10 @@ struct RequestObserver: RouterMiddleware {
             descriptor: Self.metric("request_duration", "seconds", "Time to the response, by method and route."),
             labels: [("method", method), ("route", route)], buckets: Self.buckets
         ).record(elapsed)
-        if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > 0 {
+        // Only bodies the service accepted (2xx): a refused request's declared length was never read.
+        if (200..<300).contains(response.status.code),
+            let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > 0
+        {
             registry.makeCounter(
                 descriptor: Self.metric("request_body_bytes", "total", "Request body bytes, by method and route."),
                 labels: [("method", method), ("route", route)]

@@ -59,8 +59,8 @@ public enum ServiceApplication {
     }
 
     /// The application: HTTPS with the configured key and certificate (plain HTTP when `configuration.tls` is
-    /// `nil`), listening on `host:port`, with a background sweep of expired tokens and assertion ids and of trash past its date. Run it with
-    /// `runService()` (graceful shutdown on SIGTERM and SIGINT, swift-service-lifecycle).
+    /// `nil`), listening on `host:port`, with a background sweep of expired tokens and assertion ids and of trash
+    /// past its date. Run it with `runService()` (graceful shutdown on SIGTERM and SIGINT, swift-service-lifecycle).
     public static func build(_ dependencies: Dependencies) throws -> some ApplicationProtocol {
         let configuration = dependencies.configuration
         let server: HTTPServerBuilder

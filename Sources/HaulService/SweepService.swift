@@ -23,7 +23,14 @@ struct SweepService: Service {
                     logger.warning("sweep of expired tokens failed", metadata: ["error": "\(error)"])
                 }
                 do {
-                    let purged = try await purge.run()
+                    let purged = try await purge.run { deleted, error in
+                        logger.warning(
+                            "cannot purge a deleted object; it is retried next round",
+                            metadata: [
+                                "id": "\(deleted.id.uuidString.lowercased())", "path": "\(deleted.objectPath)",
+                                "error": "\(error)",
+                            ])
+                    }
                     if purged > 0 { logger.info("purged deleted objects", metadata: ["objects": "\(purged)"]) }
                 } catch {
                     logger.warning("purge of deleted objects failed", metadata: ["error": "\(error)"])

@@ -22,22 +22,27 @@ public struct TrashPurge: Sendable {
         self.now = now
     }
 
-    /// Purges everything due now; returns how many objects this call purged.
+    /// Purges everything due now; returns how many objects this call purged. A record that cannot be purged (a
+    /// store error) is skipped and reported by `failed`, so it never holds up the others.
     @discardableResult
-    public func run() async throws -> Int {
+    public func run(failed: (@Sendable (DeletedObject, any Error) -> Void)? = nil) async throws -> Int {
         let time = now()
         var purged = 0
         while true {
             let due = try await metadata.deletedObjects(purgeDueAt: time, limit: batch)
             var progressed = false
             for deleted in due {
-                if try await purge(deleted, at: time) {
-                    purged += 1
-                    progressed = true
+                do {
+                    if try await purge(deleted, at: time) {
+                        purged += 1
+                        progressed = true
+                    }
+                } catch {
+                    failed?(deleted, error)
                 }
             }
-            // A short page is the last. A full page of records that others purged first ends the round too; the
-            // next round starts afresh.
+            // A short page is the last. A full page that purged nothing (others got there first, or every record
+            // failed) ends the round too; the next round starts afresh.
             if due.count < batch || !progressed { return purged }
         }
     }
@@ -48,17 +53,20 @@ public struct TrashPurge: Sendable {
             throw HaulError(
                 .corrupted, "the deleted object \(deleted.id.lowercased) has an unreadable path \(deleted.objectPath)")
         }
+        // Read before the record goes, so the audit event can be written once the record is claimed.
+        let subscription = try await metadata.vault(id: deleted.vault)?.subscription
         do {
             try await blobs.store(deleted.trashPrefix).delete(key)
         } catch let error as HaulError where error.code == .notFound {
             // Purged by another instance, or a crash after this step last time.
         }
+        try await blobs.removeEmptyPrefix(deleted.trashPrefix)
+        // Removing the record is the claim: of two instances purging at once, one writes the audit event.
         do {
             try await metadata.removeDeletedObject(id: deleted.id)
         } catch let error as HaulError where error.code == .notFound {
             return false
         }
-        let subscription = try await metadata.vault(id: deleted.vault)?.subscription
         try await metadata.appendAudit(
             AuditEvent(
                 time: time, subscription: subscription, actor: "hauld", action: "object.purge",

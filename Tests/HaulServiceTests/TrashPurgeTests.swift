@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
+import HaulMetadata
 import HaulProtocol
 import HaulService
+import Synchronization
 import Testing
 
 /// docs/service.md §7: deleted objects stay recoverable for 14 days (or the vault's longer retention), nobody can
@@ -54,6 +56,8 @@ import Testing
         #expect(try await purge(harness) == 1)
         #expect(try await purge(harness) == 0)
         #expect(trashFiles(harness).isEmpty)
+        // No empty folders are left behind either.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: harness.blobsRoot + "/trash") == [])
         try await harness.test { client in
             let adminToken = try await client.token(harness, admin)
             let list = try await client.call(.get, APIPath.deleted(vault), token: adminToken)
@@ -92,6 +96,47 @@ import Testing
         harness.clock.advance(86_400 + 1)
         #expect(try await purge(harness) == 1)
         #expect(trashFiles(harness).isEmpty)
+    }
+
+    /// A record that cannot be purged is reported and skipped; it does not hold up the ones behind it.
+    @Test func aRecordThatCannotBePurgedDoesNotStopTheOthers() async throws {
+        let harness = try await ServiceHarness()
+        defer { harness.remove() }
+        let (_, admin) = try await harness.subscription("acme")
+        let entry = try await harness.test { client in
+            let adminToken = try await client.token(harness, admin)
+            let (server, token, _) = try await client.server(harness, admin: adminToken, vault: "v1", name: "s1")
+            let bytes: [UInt8] = Array("index".utf8)
+            let path = APIPath.object(server: server, kind: "index", name: sha256Hex(bytes))
+            #expect(try await client.call(.put, path, token: token, body: bytes).status == .created)
+            #expect(try await client.call(.delete, path, token: token).status == .noContent)
+            return try #require(
+                try await client.call(.get, APIPath.deleted(try ResourceName("v1")), token: adminToken)
+                    .decode(DeletedObjectList.self).objects.first)
+        }
+        let good = try #require(try await harness.metadata.deletedObject(id: entry.id))
+        // Due a day earlier than the good one, so it comes first, with a path that is no object.
+        var bad = good
+        bad.id = UUID()
+        bad.objectPath = "index/not-a-name"
+        bad.purgeAfter = good.purgeAfter.addingTimeInterval(-86_400)
+        try await harness.metadata.recordDeletedObject(bad)
+        harness.clock.advance(15 * 86_400)
+        let failures = Failures()
+        let clock = harness.clock
+        let purged = try await TrashPurge(
+            metadata: harness.metadata, blobs: .fileSystem(root: harness.blobsRoot), now: { clock.now }
+        ).run { deleted, _ in failures.add(deleted.id) }
+        #expect(purged == 1)
+        #expect(failures.ids == [bad.id])
+        #expect(try await harness.metadata.deletedObject(id: good.id) == nil)
+        #expect(try await harness.metadata.deletedObject(id: bad.id) != nil)
+    }
+
+    final class Failures: Sendable {
+        private let stored = Mutex<[UUID]>([])
+        func add(_ id: UUID) { stored.withLock { $0.append(id) } }
+        var ids: [UUID] { stored.withLock { $0 } }
     }
 
     /// Every role, on every route shape that could remove trash, is refused, and the object stays recoverable.
