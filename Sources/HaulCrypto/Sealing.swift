@@ -63,13 +63,30 @@ public struct PackSealer: Sendable {
     /// Blob `index` of the pack sealed: `ciphertext ‖ tag(16)` (format.md §6).
     public func sealBlob(index: UInt64, type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer) throws -> [UInt8]
     {
+        ciphertextAndTag(try seal(index: index, type: type, id: id, plaintext: plaintext))
+    }
+
+    /// Seals blob `index` like `sealBlob` and passes the sealed bytes to `body` in order, as the ciphertext and then
+    /// the tag, straight from the sealed box (no copy into one array); returns their total length.
+    public func sealBlob(
+        index: UInt64, type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer,
+        into body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
+        let box = try seal(index: index, type: type, id: id, plaintext: plaintext)
+        try box.ciphertext.withUnsafeBytes(body)
+        try box.tag.withUnsafeBytes(body)
+        return box.ciphertext.count + box.tag.count
+    }
+
+    private func seal(index: UInt64, type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer) throws
+        -> AES.GCM.SealedBox
+    {
         try withUnsafeTemporaryAllocation(byteCount: 45, alignment: 8) { scratch in
             writeNonce(scratch, domain: 0, counter: index)
             Self.writeAAD(UnsafeMutableRawBufferPointer(rebasing: scratch[12..<45]), type: type, id: id)
             let nonce = try AES.GCM.Nonce(data: UnsafeRawBufferPointer(rebasing: scratch[0..<12]))
-            let box = try AES.GCM.seal(
+            return try AES.GCM.seal(
                 plaintext, using: key, nonce: nonce, authenticating: UnsafeRawBufferPointer(rebasing: scratch[12..<45]))
-            return ciphertextAndTag(box)
         }
     }
 

@@ -4,8 +4,9 @@ import HaulFormat
 import HaulStorage
 
 /// Builds one pack (format.md §6): preamble, sealed blobs, sealed header, trailer. The SHA-256 that names the pack is
-/// computed as bytes are appended. With a staging store the bytes stream to a temporary file (1 MiB at a time), so a
-/// pack costs no memory; otherwise the pack is built in memory and stored whole.
+/// computed as bytes are appended. With a staging store the bytes stream to a temporary file (1 MiB at a time; a larger
+/// sealed blob straight from the sealed box), so a pack costs no memory; otherwise the pack is built in memory and
+/// stored whole.
 struct PackWriter {
     /// A finished pack: its bytes, or the staged file holding them.
     enum Output {
@@ -38,13 +39,26 @@ struct PackWriter {
     var count: Int { entries.count }
 
     private mutating func emit(_ bytes: [UInt8]) throws {
-        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        buffer.append(contentsOf: bytes)
+        try bytes.withUnsafeBytes { try emit($0) }
+    }
+
+    private mutating func emit(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bufferPointer: bytes)
         size += bytes.count
-        if let staged, buffer.count >= Self.flushSize { try flush(staged) }
+        if let staged, buffer.count + bytes.count > Self.flushSize {
+            // The staging buffer never grows past `flushSize`: what it holds goes to the file first, and a piece of
+            // at least `flushSize` (a large sealed blob) follows it there directly, without a copy.
+            try flush(staged)
+            if bytes.count >= Self.flushSize {
+                try staged.append(bytes)
+                return
+            }
+        }
+        buffer.append(contentsOf: bytes)
     }
 
     private mutating func flush(_ staged: any StagedObject) throws {
+        guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try staged.append($0) }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -53,12 +67,14 @@ struct PackWriter {
     mutating func add(id: BlobID, compression: BlobCompression, rawLength: Int, payload: UnsafeRawBufferPointer) throws
     {
         let offset = UInt64(size)
-        let sealed = try sealer.sealBlob(index: offset, type: type, id: id, plaintext: payload)
-        try emit(sealed)
+        // The sealed pieces go straight from the sealed box into the pack buffer and its hash.
+        let sealedLength = try sealer.sealBlob(index: offset, type: type, id: id, plaintext: payload) {
+            try emit($0)
+        }
         entries.append(
             PackEntry(
                 id: id, type: type, compression: compression, offset: UInt32(offset),
-                storedLength: UInt32(sealed.count),
+                storedLength: UInt32(sealedLength),
                 rawLength: UInt32(rawLength)))
     }
 

@@ -173,6 +173,13 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
         let id = plain.withUnsafeBytes { keys.blobID(of: $0) }
         let sealed = try plain.withUnsafeBytes { try sealer.sealBlob(index: 3, type: .tree, id: id, plaintext: $0) }
         #expect(sealed.count == size + 16)
+        // The streaming variant hands over the same bytes, ciphertext then tag.
+        var pieces: [[UInt8]] = []
+        let length = try plain.withUnsafeBytes {
+            try sealer.sealBlob(index: 3, type: .tree, id: id, plaintext: $0) { pieces.append(Array($0)) }
+        }
+        #expect(length == sealed.count && pieces.count == 2 && pieces[1].count == 16)
+        #expect(pieces.joined().elementsEqual(sealed))
         let opened = try sealed.withUnsafeBytes { try sealer.openBlob(index: 3, type: .tree, id: id, sealed: $0) }
         #expect(opened == plain)
         // Another pack (new salt) holds the same blob under another key.

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HaulFormat
 import HaulRepository
 import HaulStorage
@@ -7,6 +8,21 @@ import HaulTesting
 import Testing
 
 @testable import HaulEngine
+
+/// Backs up `source` into a new repository on `store` with `chunkConcurrency` chunk tasks per file and restores the
+/// snapshot into `tmp/out`; returns the backup's summary and the restore target.
+private func backUpAndRestore(
+    _ source: String, _ tmp: TempDir, store: any BlobStore = MemoryBlobStore(), chunker: [ChunkerClass] = smallChunks,
+    chunkConcurrency: Int = 2
+) async throws -> (Snapshot.Summary, String) {
+    let repo = try await newRepository(store, chunker: chunker)
+    var options = BackupOptions(hostname: "test", username: "test")
+    options.chunkConcurrency = chunkConcurrency
+    let result = try await Archiver(repository: repo).backup(paths: [Array(source.utf8)], options: options)
+    let target = tmp.sub("out")
+    _ = try await restore(repo, result.snapshot, to: target)
+    return (result.snapshot.summary, target)
+}
 
 @Suite struct ArchiverTests {
     @Test func unchangedTreeIsScannedNotRead() async throws {
@@ -53,6 +69,74 @@ import Testing
         let target = tmp.sub("out")
         _ = try await restore(repo, second.snapshot, to: target)
         #expect(FileManager.default.contents(atPath: target + "/src/big.bin") == Data(content))
+    }
+
+    @Test func fileLargerThanTheReadBufferRoundTripsWhileChunksAreInFlight() async throws {
+        // A file longer than the read buffer slides through it; with many chunk tasks in flight every chunk must
+        // still be cut from the right bytes of the window.
+        let tmp = try TempDir("sliding")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("src")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        var content = xorshiftBytes(4 * Run.slidingBuffer + 12345, seed: 9)
+        for i in stride(from: 0, to: content.count / 2, by: 1) where (i / 4096) % 2 == 0 {
+            content[i] = UInt8(i % 7)  // compressible stretches, so both compressed and raw blobs are sealed
+        }
+        try Data(content).write(to: URL(fileURLWithPath: source + "/big.bin"))
+        let (summary, target) = try await backUpAndRestore(source, tmp, chunkConcurrency: 8)
+        #expect(summary.dataBlobsNew > 100)
+        #expect(FileManager.default.contents(atPath: target + "/src/big.bin") == Data(content))
+    }
+
+    @Test func largeSealedBlobsGoStraightIntoTheStagedPackFile() async throws {
+        // Chunks of 1–4 MiB that do not compress are sealed into blobs larger than the pack writer's 1 MiB staging
+        // buffer, so they are written to the staged file directly, between buffered small pieces.
+        let tmp = try TempDir("staged-large")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("src")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        let big = xorshiftBytes(9 << 20, seed: 31)
+        try Data(big).write(to: URL(fileURLWithPath: source + "/big.bin"))
+        for i in 0..<20 {
+            try Data(xorshiftBytes(3000 + i, seed: UInt64(40 + i))).write(to: URL(fileURLWithPath: source + "/s\(i)"))
+        }
+        try FileManager.default.createDirectory(atPath: tmp.sub("repo"), withIntermediateDirectories: true)
+        let store = try FileSystemBlobStore(root: tmp.sub("repo"))
+        let (summary, target) = try await backUpAndRestore(
+            source, tmp, store: store, chunker: [ChunkerClass(minFileSize: 0, min: 1 << 20, avg: 2 << 20, max: 4 << 20)]
+        )
+        #expect(summary.dataBlobsNew >= 22)
+        let fresh = try await Repository.open(store: store, passphrase: enginePassphrase)
+        #expect(try await Checker(repository: fresh).check(readData: true).isClean)
+        #expect(FileManager.default.contents(atPath: target + "/src/big.bin") == Data(big))
+        #expect(FileManager.default.contents(atPath: target + "/src/s7") == Data(xorshiftBytes(3007, seed: 47)))
+    }
+
+    @Test func sparseFileRangesRoundTripWhileChunksOfTheLastRangeAreInFlight() async throws {
+        // Each data range of a sparse file is read from the front of a buffer; the chunks of the range before may
+        // still be in flight, so the next range must not overwrite them.
+        let tmp = try TempDir("sparse-ranges")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("src")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        let path = source + "/sparse.img"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        let size: UInt64 = 12 << 20
+        var expected = [UInt8](repeating: 0, count: Int(size))
+        for (n, offset) in [0, 3 << 20, 7 << 20, 10 << 20].enumerated() {
+            let data = xorshiftBytes((1 << 20) + 777, seed: UInt64(20 + n))
+            try handle.seek(toOffset: UInt64(offset))
+            try handle.write(contentsOf: data)
+            expected.replaceSubrange(offset..<(offset + data.count), with: data)
+        }
+        try handle.truncate(atOffset: size)
+        try handle.close()
+        var st = stat()
+        #expect(lstat(path, &st) == 0)
+        #expect(st.st_blocks * 512 < Int(size) / 2, "the file system must keep the holes, so the file has four ranges")
+        let (_, target) = try await backUpAndRestore(source, tmp, chunkConcurrency: 8)
+        #expect(FileManager.default.contents(atPath: target + "/src/sparse.img") == Data(expected))
     }
 
     @Test func fileModifiedInTheSameTickAsTheBackupStartIsReadAgain() async throws {

@@ -175,6 +175,8 @@ public struct Archiver: Sendable {
 
 /// State of one backup run.
 final class Run: Sendable {
+    /// The size of the read buffer a file larger than it slides through (see `cutAndStore`).
+    static let slidingBuffer = 2 << 20
     let archiver: Archiver
     let saver: BlobSaver
     let options: BackupOptions
@@ -440,8 +442,12 @@ final class Run: Sendable {
     ) async throws -> ([Node.Chunk], UInt64, Bool) {
         let chunker = repository.chunker(forFileSize: sizeHint ?? 0)
         let maxChunk = repository.config.chunkerClass(forFileSize: sizeHint ?? 0).max
-        // Small files get a buffer of their own size, not two maximal chunks.
-        let capacity = max(4096, min(2 * maxChunk, sizeHint.map { Int(clamping: $0) + 4096 } ?? Int.max))
+        // A file that fits gets a buffer of its own size, read once and never moved. A longer file or a stream
+        // slides through a buffer of `slidingBuffer` bytes or two maximal chunks: when less than a maximal chunk is
+        // left behind the window, the window (less than a maximal chunk) moves to the front. With the large-file class
+        // (max 512 KiB) that moves under a third of the data, once; the small-file class slides only for a stream.
+        let sliding = max(2 * maxChunk, Self.slidingBuffer)
+        let capacity = max(4096, min(sliding, sizeHint.map { Int(clamping: $0) + 4096 } ?? Int.max))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
         var offsets: [UInt64] = []
@@ -459,7 +465,9 @@ final class Run: Sendable {
                 var readPos = range.lowerBound  // file offset of buffer[end]
                 var eof = false
                 while true {
-                    if capacity - start < min(maxChunk, capacity) {
+                    // Room to read is made only while there is more to read: a range that fits is read once and
+                    // never moved (moving after every chunk cost a copy of the rest of the file per chunk).
+                    if !eof && capacity - start < min(maxChunk, capacity) {
                         let n = end - start
                         if n > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, n) }
                         start = 0
