@@ -79,7 +79,7 @@ let package = Package(
         ),
         .target(
             name: "HaulEngine",
-            dependencies: ["HaulRepository", "HaulFormat", "HaulStorage", "HaulChunker", "CLinux"],
+            dependencies: ["HaulRepository", "HaulFormat", "HaulStorage", "HaulStorageFS", "HaulChunker", "CLinux"],
             swiftSettings: strict
         ),
 

@@ -24,6 +24,12 @@ int haul_o_path(void) { return O_PATH; }
 int haul_o_directory(void) { return O_DIRECTORY; }
 int haul_o_nofollow(void) { return O_NOFOLLOW; }
 int haul_o_cloexec(void) { return O_CLOEXEC; }
+
+int haul_reopen_direct(int fd) {
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
+}
 int haul_at_symlink_nofollow(void) { return AT_SYMLINK_NOFOLLOW; }
 int haul_at_removedir(void) { return AT_REMOVEDIR; }
 int haul_at_empty_path(void) { return AT_EMPTY_PATH; }

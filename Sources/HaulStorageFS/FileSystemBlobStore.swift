@@ -27,6 +27,10 @@ public struct FileSystemBlobStore: BlobStore {
     /// `atomicCreateOnly` (`RENAME_NOREPLACE`) and `durableWrites` (`fsync` of file and directory) are both `true`.
     public var capabilities: StoreCapabilities { StoreCapabilities(atomicCreateOnly: true, durableWrites: true) }
 
+    /// Staged objects (packs) are written with `O_DIRECT` where the file system supports it, past the page cache
+    /// (`StagedFile`). Off: ordinary buffered writes.
+    public var directStagedWrites = true
+
     static let temporaryPrefix = ".tmp-"
     static let fileMode: mode_t = 0o600
     static let directoryMode: mode_t = 0o700

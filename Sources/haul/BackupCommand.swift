@@ -15,7 +15,8 @@ struct BackupCommand: AsyncParsableCommand {
             pattern without `/` matches a name at any depth, a trailing `/` only directories (docs/patterns.md).
 
             Paths come from the arguments and from --files-from FILE (one per line, `-` reads standard input; \
-            blank lines and lines starting with # are ignored). --exclude-file FILE reads patterns the same way. \
+            blank lines and lines starting with # are ignored). Each is made absolute and cleaned (`.`, `..`, \
+            repeated and trailing `/`), so `haul backup .` backs up the current directory under its own name. --exclude-file FILE reads patterns the same way. \
             --one-file-system stays on the file system of each PATH (a mount point below it is kept as an empty \
             directory). --exclude-caches leaves out the content of directories holding a valid CACHEDIR.TAG.
 
@@ -127,7 +128,10 @@ struct BackupCommand: AsyncParsableCommand {
             given += ListFile.entries(try readArgumentFile(file, option: "--files-from"))
         }
         let cwd = RawArguments.currentDirectory()
-        let absolute = given.map { $0.first == UInt8(ascii: "/") ? $0 : cwd + [UInt8(ascii: "/")] + $0 }
+        // Absolute and cleaned (`.`, `dir/`, `a/../b`), as the snapshot records them and as parents are matched.
+        let absolute = given.map {
+            Archiver.cleanPath($0.first == UInt8(ascii: "/") ? $0 : cwd + [UInt8(ascii: "/")] + $0)
+        }
         var options = BackupOptions(hostname: Host.currentName, username: Host.userName)
         options.excludes = patterns
         options.oneFileSystem = oneFileSystem

@@ -156,6 +156,26 @@ private func backUpAndRestore(
         #expect(second.snapshot.summary.bytesRead == 3)
     }
 
+    @Test func pathsAreCleanedBeforeTheirLastComponentNamesTheRoot() async throws {
+        let cases: [(String, String)] = [
+            ("/a/b/.", "/a/b"), ("/a/b/", "/a/b"), ("/a/../b", "/b"), ("/..", "/"), ("//a//b", "/a/b"),
+            ("/", "/"), ("a/./b", "a/b"), ("../x", "../x"), ("a/..", "."), ("", "."), ("a/../../b", "../b"),
+        ]
+        for (path, cleaned) in cases {
+            #expect(Archiver.cleanPath(Array(path.utf8)) == Array(cleaned.utf8), "\(path)")
+        }
+        // `haul backup .` inside a directory, or a path with a trailing "/.": the root node is the directory's name.
+        let tmp = try TempDir("clean")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("project")
+        try writeSimpleTree(at: source, files: 3, bytesEach: 1000, seed: 4)
+        let repo = try await newRepository(MemoryBlobStore())
+        let result = try await backup(repo, [source + "/sub/.."])
+        let root = try await repo.loadTree(try result.snapshot.treeID())
+        #expect(root.nodes.map(\.name) == [Array("project".utf8)])
+        #expect(root.nodes.first?.kind == .directory)
+    }
+
     @Test func excludesAreApplied() async throws {
         let tmp = try TempDir("exclude")
         defer { tmp.cleanup() }

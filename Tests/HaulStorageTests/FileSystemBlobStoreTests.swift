@@ -2,9 +2,10 @@ import Foundation
 import Glibc
 import HaulFormat
 import HaulStorage
-import HaulStorageFS
 import HaulTesting
 import Testing
+
+@testable import HaulStorageFS
 
 @Suite struct FileSystemBlobStoreTests {
     @Test func conformance() async throws {
@@ -106,6 +107,55 @@ import Testing
         }
     }
 
+    /// Staged bytes come back exactly, whatever the sizes of the appends: pieces across block boundaries, a total
+    /// that ends on a block boundary and one that does not, with direct writes and with buffered ones.
+    @Test(arguments: [true, false])
+    func stagedObjectsKeepEveryByte(direct: Bool) async throws {
+        try await TemporaryDirectory.with { root in
+            var store = try FileSystemBlobStore(root: root)
+            store.directStagedWrites = direct
+            let block = DirectFileWriter.blockSize
+            let patterns: [[Int]] = [
+                [0, 1, 4095, 1, block - 4097, block, 3, 2 * block + 5] + Array(repeating: 37, count: 100),
+                [block, block],
+                [block - 1, 1, 7],
+                [],
+            ]
+            for (n, sizes) in patterns.enumerated() {
+                let staged = try store.stage(.data)
+                let file = try #require(staged as? StagedFile)
+                var expected: [UInt8] = []
+                for (i, size) in sizes.enumerated() {
+                    let piece = testBytes(size, UInt8(truncatingIfNeeded: i))
+                    try piece.withUnsafeBytes { try staged.append($0) }
+                    expected += piece
+                }
+                if direct && fileSystemTakesDirectIO(root) { #expect(file.isDirect) }
+                if !direct { #expect(!file.isDirect) }
+                let key = testKey(.data, n, prefix: "ab")
+                try await staged.commit(as: key)
+                let stored = try await store.get(key)
+                #expect(stored.count == expected.count)
+                #expect(stored == expected)
+            }
+            #expect(try temporaryFiles(under: root).isEmpty)
+        }
+    }
+
+    @Test func discardedStagedObjectLeavesNothing() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root)
+            let staged = try store.stage(.data)
+            try testBytes(3 * DirectFileWriter.blockSize + 11).withUnsafeBytes { try staged.append($0) }
+            staged.discard()
+            #expect(try temporaryFiles(under: root).isEmpty)
+            #expect(try await store.list(.data) == [])
+            #expect { try [1].withUnsafeBytes { try staged.append($0) } } throws: { error in
+                (error as? HaulError)?.code == .internalError
+            }
+        }
+    }
+
     /// A real full disk: a 1 MiB tmpfs mounted for the test (root only).
     @Test(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
     func diskFullFailsCleanly() async throws {
@@ -128,6 +178,21 @@ import Testing
             #expect(try await store.list(.data) == [])
             #expect(try temporaryFiles(under: directory).isEmpty)
             try await store.put(key, testBytes(1000))
+            #expect(try await store.get(key) == testBytes(1000))
+
+            // A staged object too large for the disk: the error names the file, nothing is left behind.
+            let staged = try store.stage(.data)
+            let big = testBytes(3 * DirectFileWriter.blockSize)
+            do {
+                try big.withUnsafeBytes { try staged.append($0) }
+                try await staged.commit(as: testKey(.data, 2, prefix: "bb"))
+                Issue.record("a staged object larger than the disk was committed")
+            } catch let error as HaulError {
+                #expect(error.code == .io && error.message.contains("disk full") && error.message.contains(".tmp-"))
+            }
+            staged.discard()
+            #expect(try await store.head(testKey(.data, 2, prefix: "bb")) == nil)
+            #expect(try temporaryFiles(under: directory).isEmpty)
             #expect(try await store.get(key) == testBytes(1000))
         }
     }

@@ -22,6 +22,9 @@ int haul_o_path(void);
 int haul_o_directory(void);
 int haul_o_nofollow(void);
 int haul_o_cloexec(void);
+// A second descriptor for the file open as `fd`, write-only with O_DIRECT (opened through /proc/self/fd/<fd>);
+// -1 where that fails, for example on a file system without direct I/O.
+int haul_reopen_direct(int fd);
 int haul_at_symlink_nofollow(void);
 int haul_at_removedir(void);
 int haul_at_empty_path(void);

@@ -131,7 +131,12 @@ public struct Archiver: Sendable {
         var rootNodes: [Node] = []
         var seen = Set<[UInt8]>()
         for path in paths {
-            let (dirPath, name) = Self.split(path)
+            var (dirPath, name) = Self.split(Self.cleanPath(path))
+            if name == [46] || name == [46, 46] {
+                // A relative path up from here ("." or ".."): the directory it names, by its own name.
+                let cwd = Array(FileManager.default.currentDirectoryPath.utf8)
+                (dirPath, name) = Self.split(Self.cleanPath(cwd + [47] + path))
+            }
             guard seen.insert(name).inserted else {
                 throw HaulError(
                     .invalidArgument,
@@ -154,6 +159,29 @@ public struct Archiver: Sendable {
             }
         }
         return rootNodes
+    }
+
+    /// `path` without empty and `.` components, each `..` removing the component before it (lexically, as
+    /// restic's and Go's path cleaning do; `/..` is `/`), so that a path such as `.`, `dir/` or `a/../b` names an
+    /// entry whose last component is a real name. An empty relative result is `.`.
+    public static func cleanPath(_ path: [UInt8]) -> [UInt8] {
+        let absolute = path.first == 47
+        var parts: [ArraySlice<UInt8>] = []
+        for part in path.split(separator: 47, omittingEmptySubsequences: true) {
+            if part.elementsEqual([46]) { continue }
+            if part.elementsEqual([46, 46]) {
+                if let last = parts.last, !last.elementsEqual([46, 46]) {
+                    parts.removeLast()
+                } else if !absolute {
+                    parts.append(part)
+                }
+                continue
+            }
+            parts.append(part)
+        }
+        let joined = Array(parts.joined(separator: [47]))
+        if absolute { return [47] + joined }
+        return joined.isEmpty ? [46] : joined
     }
 
     /// Splits "/a/b/c" into ("/a/b", "c"); "/" becomes ("/", "root"); a relative "c" into (".", "c").

@@ -26,17 +26,23 @@ public struct RestoreOptions: Sendable {
     public var restoreOwnership: Bool
     /// How many files of one directory are written at once.
     public var fileConcurrency: Int
+    /// Write files of `directWriteMinimum` bytes or more with `O_DIRECT` where the target's file system supports it
+    /// (`DirectFileWriter`): past the page cache, in 1 MiB blocks written while the next chunks are decoded.
+    public var directWrites: Bool
+    public static let directWriteMinimum: UInt64 = 1 << 20
 
     public init(
         includes: [PathPattern] = [],
         overwrite: OverwritePolicy = .refuseNonEmptyTarget,
         restoreOwnership: Bool = getuid() == 0,
-        fileConcurrency: Int = 4
+        fileConcurrency: Int = 4,
+        directWrites: Bool = true
     ) {
         self.includes = includes
         self.overwrite = overwrite
         self.restoreOwnership = restoreOwnership
         self.fileConcurrency = max(1, fileConcurrency)
+        self.directWrites = directWrites
     }
 }
 

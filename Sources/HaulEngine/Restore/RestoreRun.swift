@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 import HaulFormat
+import HaulStorageFS
 import Synchronization
 
 /// The state of one `Restorer.restore` call: shared by the tasks that write files.
@@ -326,13 +327,29 @@ final class RestoreRun: Sendable {
             close(fd)
             if !renamed { _ = withCString(temporary) { unlinkat(dir.fd, $0, 0) } }
         }
+        // A large file goes through a DirectFileWriter while its chunks come in order (as backups write them); a
+        // chunk before the end of the previous one (not something Haul writes) sends the rest through pwrite.
+        var writer =
+            options.directWrites && node.size >= RestoreOptions.directWriteMinimum
+            ? try DirectFileWriter(fd: fd, path: printable(path), direct: true) : nil
+        var end: UInt64 = 0
         for chunk in node.chunks {
             try Task.checkCancellation()
             let data = try await loadData(chunk.blob, path: path)
-            try Self.writeAll(data, to: fd, at: chunk.offset, path: path)
+            if let w = writer, chunk.offset < end {
+                try w.finish()
+                writer = nil
+            }
+            if let writer {
+                try data.withUnsafeBytes { try writer.write($0, at: Int64(chunk.offset)) }
+            } else {
+                try Self.writeAll(data, to: fd, at: chunk.offset, path: path)
+            }
+            end = chunk.offset + UInt64(data.count)
             summary.bytesWritten += UInt64(data.count)
             progress.addBytes(UInt64(data.count))
         }
+        try writer?.finish()
         if ftruncate(fd, off_t(clamping: node.size)) != 0 { throw SystemCallError.make("set the size of", path) }
         applyMetadata(node, fd: fd, in: dir, entry: temporary, path: path)
         let rc = withCString(temporary) { from in withCString(node.name) { renameat(dir.fd, from, dir.fd, $0) } }

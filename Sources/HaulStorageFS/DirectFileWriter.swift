@@ -1,0 +1,266 @@
+import CLinux
+import Dispatch
+import Glibc
+import HaulFormat
+import Synchronization
+
+/// Writes a file from front to back, possibly jumping forward over holes, in page-aligned blocks of `blockSize`
+/// bytes that a dispatch queue writes while the caller fills the next one (so the caller never waits for the disk
+/// unless the disk is the slower of the two).
+///
+/// With `direct`, the aligned part of each block goes through a second descriptor opened with `O_DIRECT`: from
+/// memory to the disk without a copy into the page cache. On some VMs that copy (first touch of page-cache memory)
+/// costs more CPU than all the hashing of a backup (bench/RESULTS.md). The unaligned edges of a write after a jump
+/// and of the last block go through the caller's descriptor with ordinary `pwrite(2)`; Linux keeps the two coherent.
+/// A file system without direct I/O (the second open fails), or a direct write refused with `EINVAL`, leaves every
+/// write on the caller's descriptor.
+///
+/// Holes stay holes: bytes are written only where `write` put them. Nothing is durable before the caller's `fsync`.
+/// The caller keeps its descriptor and may close it at any time: background writes go through descriptors of the
+/// writer's own (a `dup(2)` and the direct one), and `deinit` waits for a write in flight before freeing its blocks.
+public final class DirectFileWriter: Sendable {
+    public static let blockSize = 1 << 20
+    /// File offsets, lengths and buffer addresses of direct writes are multiples of this: the page size, which covers
+    /// the logical block size of the disks Linux file systems sit on.
+    public static let alignment = 4096
+
+    private let fd: Int32
+    private let path: String
+    private let state: Mutex<State>
+    private let writer: BlockWriter
+
+    private struct State {
+        /// The block being filled, and the one the writer may still be writing.
+        var current: Block
+        var spare: Block
+        /// File offset of `current[0]`, a multiple of `alignment`.
+        var start: Int64 = 0
+        /// `current[0..<lead]` is not ours to write (the block starts before the offset a jump went to).
+        var lead = 0
+        var filled = 0
+        var finished = false
+    }
+
+    /// - Parameters:
+    ///   - fd: a descriptor open for writing; stays the caller's (not closed here).
+    ///   - path: names the file in error messages.
+    ///   - direct: use `O_DIRECT` where the file system supports it; false: ordinary writes only.
+    /// - Throws: the mapped `dup(2)` error when the writer's own descriptor cannot be made (too many open files).
+    public init(fd: Int32, path: String, direct: Bool) throws(HaulError) {
+        self.fd = fd
+        self.path = path
+        let own = dup(fd)
+        guard own >= 0 else { throw SystemCall.error("dup", path, errno: errno) }
+        _ = fcntl(own, F_SETFD, FD_CLOEXEC)
+        let directFD = direct ? haul_reopen_direct(fd) : -1
+        self.writer = BlockWriter(fd: own, directFD: directFD, path: path)
+        self.state = Mutex(State(current: Block.take(), spare: Block.take()))
+    }
+
+    deinit {
+        writer.waitIdle()  // no write still reads a block
+        writer.close()
+        state.withLock { s in Block.give(s.current, s.spare) }
+    }
+
+    /// Whether full blocks still go out with `O_DIRECT`.
+    public var isDirect: Bool { writer.isDirect }
+
+    /// Writes `bytes` at `offset`, which is at or past the end of everything written before.
+    /// - Throws: the error of an earlier background write, `.invalidArgument` for an offset before the end, or
+    ///   `.internalError` after `finish`.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(HaulError) {
+        try state.withLock { s throws(HaulError) in
+            guard !s.finished else { throw HaulError(.internalError, "\(path) was already finished") }
+            let end = s.start + Int64(s.filled)
+            if offset != end {
+                guard offset > end else {
+                    throw HaulError(.invalidArgument, "write at \(offset) in \(path) goes back before \(end)")
+                }
+                try flush(&s)
+                let a = Int64(Self.alignment)
+                s.start = offset / a * a
+                s.lead = Int(offset - s.start)
+                s.filled = s.lead
+            }
+            guard var source = bytes.baseAddress else { return }
+            var left = bytes.count
+            while left > 0 {
+                let n = min(left, Self.blockSize - s.filled)
+                (s.current.bytes.baseAddress! + s.filled).copyMemory(from: source, byteCount: n)
+                s.filled += n
+                source += n
+                left -= n
+                if s.filled == Self.blockSize { try flush(&s) }
+            }
+        }
+    }
+
+    /// Writes what is left and waits for every write; throws the first error of any of them. Later writes throw.
+    public func finish() throws(HaulError) {
+        try state.withLock { s throws(HaulError) in
+            guard !s.finished else { return }
+            s.finished = true
+            try flush(&s)
+        }
+        try writer.drain()
+    }
+
+    /// Writes `current[lead..<filled]`: the aligned middle in the background, the unaligned edges now, through the
+    /// caller's descriptor. Then the spare block becomes the one to fill, at the next offset.
+    private func flush(_ s: inout State) throws(HaulError) {
+        guard s.filled > s.lead else { return }
+        let a = Self.alignment
+        let low = (s.lead + a - 1) / a * a
+        let high = s.filled / a * a
+        let middle = low < high ? low..<high : s.lead..<s.lead
+        let bytes = UnsafeRawBufferPointer(s.current.bytes)
+        if middle.isEmpty {
+            try writer.writeNow(
+                UnsafeRawBufferPointer(rebasing: bytes[s.lead..<s.filled]), fd: fd, at: s.start + Int64(s.lead))
+        } else {
+            if s.lead < middle.lowerBound {
+                try writer.writeNow(
+                    UnsafeRawBufferPointer(rebasing: bytes[s.lead..<middle.lowerBound]), fd: fd,
+                    at: s.start + Int64(s.lead))
+            }
+            if middle.upperBound < s.filled {
+                try writer.writeNow(
+                    UnsafeRawBufferPointer(rebasing: bytes[middle.upperBound..<s.filled]), fd: fd,
+                    at: s.start + Int64(middle.upperBound))
+            }
+            // Waits for the previous block (the spare one) first, so the swap below hands out a free block.
+            try writer.submit(s.current, range: middle, at: s.start + Int64(middle.lowerBound))
+            swap(&s.current, &s.spare)
+        }
+        s.start += Int64(s.filled)
+        s.lead = 0
+        s.filled = 0
+        if s.start % Int64(a) != 0 {
+            // Only after a partial block (a jump or the end): the next write jumps, or there is none.
+            let aligned = s.start / Int64(a) * Int64(a)
+            s.lead = Int(s.start - aligned)
+            s.filled = s.lead
+            s.start = aligned
+        }
+    }
+}
+
+/// One page-aligned block of `DirectFileWriter.blockSize` bytes; owned by its writer, lent to the queue.
+private struct Block: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    /// Blocks of finished writers, reused by the next ones: a restore opens a writer per large file, and fresh
+    /// blocks from malloc's per-thread arenas stayed resident beside the reused ones (+40 MiB peak RSS), besides
+    /// costing a page fault per 4 KiB on first touch.
+    private static let free = Mutex<[Block]>([])
+    static let freeLimit = 8
+
+    static func take() -> Block {
+        free.withLock { $0.popLast() }
+            ?? Block(bytes: .allocate(byteCount: DirectFileWriter.blockSize, alignment: DirectFileWriter.alignment))
+    }
+
+    static func give(_ blocks: Block...) {
+        for block in blocks {
+            let kept = free.withLock { list in
+                guard list.count < freeLimit else { return false }
+                list.append(block)
+                return true
+            }
+            if !kept { block.bytes.deallocate() }
+        }
+    }
+}
+
+/// Writes the blocks of one file, one at a time, on a dispatch queue; keeps the first error.
+private final class BlockWriter: Sendable {
+    /// The writer's own duplicate of the caller's descriptor (buffered writes).
+    let fd: Int32
+    /// The `O_DIRECT` descriptor, or -1.
+    let directFD: Int32
+    let path: String
+    private let direct: Atomic<Bool>
+    /// Taken while a write is in flight.
+    private let idle = DispatchSemaphore(value: 1)
+    private let failure = Mutex<HaulError?>(nil)
+    private static let queue = DispatchQueue(label: "haul.direct-file-writer", attributes: .concurrent)
+
+    init(fd: Int32, directFD: Int32, path: String) {
+        self.fd = fd
+        self.directFD = directFD
+        self.path = path
+        self.direct = Atomic(directFD >= 0)
+    }
+
+    var isDirect: Bool { direct.load(ordering: .relaxed) }
+
+    func waitIdle() { idle.wait() }
+
+    func close() {
+        idle.signal()
+        Glibc.close(fd)
+        if directFD >= 0 { Glibc.close(directFD) }
+    }
+
+    /// Waits for the previous write, then writes `block[range]` at `offset` in the background. Throws the error of
+    /// an earlier write.
+    func submit(_ block: Block, range: Range<Int>, at offset: Int64) throws(HaulError) {
+        idle.wait()
+        if let error = failure.withLock({ $0 }) {
+            idle.signal()
+            throw error
+        }
+        let job = Job(block: block, range: range, offset: offset)
+        Self.queue.async {
+            defer { self.idle.signal() }
+            do throws(HaulError) {
+                try self.write(
+                    UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(job.block.bytes)[job.range]),
+                    fd: self.fd, at: job.offset, useDirect: true)
+            } catch {
+                self.failure.withLock { $0 = $0 ?? error }
+            }
+        }
+    }
+
+    /// Waits for the write in flight; throws the first error of any write.
+    func drain() throws(HaulError) {
+        idle.wait()
+        idle.signal()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// An unaligned piece, written through the caller's descriptor on the calling thread.
+    func writeNow(_ bytes: UnsafeRawBufferPointer, fd: Int32, at offset: Int64) throws(HaulError) {
+        try write(bytes, fd: fd, at: offset, useDirect: false)
+    }
+
+    /// `pwrite(2)` until every byte is written, through `directFD` when `useDirect` and direct writes still work,
+    /// else through `fd`; an `EINVAL` from a direct write moves this and every later write to `fd`.
+    private func write(_ bytes: UnsafeRawBufferPointer, fd: Int32, at offset: Int64, useDirect: Bool)
+        throws(HaulError)
+    {
+        var done = 0
+        while done < bytes.count {
+            let viaDirect = useDirect && direct.load(ordering: .relaxed)
+            let n = pwrite(
+                viaDirect ? directFD : fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n > 0 {
+                done += n
+            } else if n < 0, errno == EINTR {
+                continue
+            } else if n < 0, errno == EINVAL, viaDirect {
+                direct.store(false, ordering: .relaxed)
+            } else {
+                throw SystemCall.error("write", path, errno: n == 0 ? ENOSPC : errno)
+            }
+        }
+    }
+
+    private struct Job: Sendable {
+        let block: Block
+        let range: Range<Int>
+        let offset: Int64
+    }
+}

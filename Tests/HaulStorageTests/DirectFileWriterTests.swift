@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+import HaulFormat
+import HaulStorageFS
+import HaulTesting
+import Testing
+
+@Suite struct DirectFileWriterTests {
+    static let block = DirectFileWriter.blockSize
+
+    /// Writes at rising offsets with jumps (across blocks, inside one page next to earlier data, by one byte) land
+    /// exactly, the bytes between them read as zeros, and a large jump stays a hole, with direct writes and without.
+    @Test(arguments: [true, false])
+    func writesLandExactlyAndJumpsStayHoles(direct: Bool) async throws {
+        try await Self.withWriter(direct: direct) { root, path, fd, writer in
+            if direct && fileSystemTakesDirectIO(root) { #expect(writer.isDirect) }
+            if !direct { #expect(!writer.isDirect) }
+            let mib = 1 << 20
+            let writes: [(offset: Int, count: Int)] = [
+                (0, 10), (10, 4086), (4096, Self.block + 3),  // to a page edge, then across a block
+                (3 * mib + 100, 5000),  // a jump that leaves a hole
+                (3 * mib + 6000, 300),  // a jump inside the page the last write ended in
+                (6 * mib, 2 * Self.block),  // aligned, whole blocks
+                (8 * mib + 1, 1),  // a jump of one byte
+                (8 * mib + 2, 3 * Self.block - 7),  // contiguous again, ends unaligned
+            ]
+            let size = 12 * mib
+            var expected = [UInt8](repeating: 0, count: size)
+            for (i, w) in writes.enumerated() {
+                let piece = (0..<w.count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i &* 31 &+ 1) }
+                expected.replaceSubrange(w.offset..<(w.offset + w.count), with: piece)
+                try piece.withUnsafeBytes { try writer.write($0, at: Int64(w.offset)) }
+            }
+            try writer.finish()
+            #expect(ftruncate(fd, off_t(size)) == 0)
+            let stored = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(stored.count == size)
+            #expect(stored == expected)
+            // The jump from ~3 MiB to 6 MiB was not written: the file system keeps it as a hole.
+            let reader = open(path, O_RDONLY)
+            defer { close(reader) }
+            let seekData: Int32 = 3  // SEEK_DATA
+            #expect(lseek(reader, off_t(4 * mib), seekData) == off_t(6 * mib))
+        }
+    }
+
+    @Test func goingBackOrWritingAfterFinishIsRefused() async throws {
+        try await Self.withWriter(direct: true) { _, path, _, writer in
+            try [UInt8](repeating: 1, count: 10_000).withUnsafeBytes { try writer.write($0, at: 0) }
+            #expect {
+                try [UInt8]([2]).withUnsafeBytes { try writer.write($0, at: 9_999) }
+            } throws: { error in
+                let error = error as? HaulError
+                return error?.code == .invalidArgument && error?.message.contains(path) == true
+            }
+            try writer.finish()
+            #expect { try [UInt8]([2]).withUnsafeBytes { try writer.write($0, at: 10_000) } } throws: { error in
+                (error as? HaulError)?.code == .internalError
+            }
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == [UInt8](repeating: 1, count: 10_000))
+        }
+    }
+}
+
+extension DirectFileWriterTests {
+    /// A new file in a temporary directory and a writer for it: (directory, file path, descriptor, writer).
+    static func withWriter(
+        direct: Bool, _ body: (String, String, Int32, DirectFileWriter) async throws -> Void
+    ) async throws {
+        try await TemporaryDirectory.with { root in
+            let path = "\(root)/file"
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            try await body(root, path, fd, try DirectFileWriter(fd: fd, path: path, direct: direct))
+        }
+    }
+}
+
+/// Whether the file system under `path` takes `O_DIRECT` on this kernel: ext2/3/4, and tmpfs since Linux 6.6
+/// (`stat -f` names the type; Glibc's Swift module has no `statfs`).
+func fileSystemTakesDirectIO(_ path: String) -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/stat")
+    process.arguments = ["-f", "-c", "%T", path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    guard (try? process.run()) != nil else { return false }
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let type = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return type == "ext2/ext3" || type == "tmpfs"
+}
