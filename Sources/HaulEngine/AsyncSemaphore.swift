@@ -31,6 +31,15 @@ final class AsyncSemaphore: Sendable {
         }
     }
 
+    /// Takes a permit if one is free, without waiting.
+    func tryWait() -> Bool {
+        state.withLock { s in
+            guard s.available > 0 else { return false }
+            s.available -= 1
+            return true
+        }
+    }
+
     func signal() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if s.waiters.isEmpty {

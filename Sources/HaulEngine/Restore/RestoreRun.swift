@@ -14,6 +14,13 @@ final class RestoreRun: Sendable {
     let root: DirectoryHandle
     /// (device, inode) of restored multi-link files → path components of their first name below `root`.
     private let firstLinks = Mutex<[HardlinkKey: [[UInt8]]]>([:])
+    /// Subdirectories restored by tasks of their own beside the walk (at most this many at once; the rest inline),
+    /// only in a restore without multi-link files (`hasMultiLinkFiles`, found by the totals pass): the names of one
+    /// inode must be met in walk order, so that the first is complete before a later one links to it, and so that a
+    /// resumed restore keeps the same first name.
+    private let directorySlots = AsyncSemaphore(RestoreRun.extraDirectoryTasks)
+    static let extraDirectoryTasks = 2
+    private let multiLinkFiles = Atomic(false)
     /// Trees the totals pass loaded, kept for the restore pass (up to `treeCacheNodes` nodes in all) so that each tree
     /// is fetched, authenticated and decoded once.
     private let treeCache = Mutex<(trees: [BlobID: Tree], nodes: Int)>(([:], 0))
@@ -120,7 +127,8 @@ final class RestoreRun: Sendable {
         return .none
     }
 
-    /// Regular files and their logical bytes that the restore will visit (the progress totals).
+    /// Regular files and their logical bytes that the restore will visit (the progress totals); also notes whether
+    /// any of them has several links. Runs before `restoreContents`.
     func totals(of tree: Tree, path: [UInt8], included: Bool) async throws -> (files: Int, bytes: UInt64) {
         var files = 0
         var bytes: UInt64 = 0
@@ -133,6 +141,7 @@ final class RestoreRun: Sendable {
             case .file:
                 files += 1
                 bytes += node.size
+                if node.linkCount > 1 { multiLinkFiles.store(true, ordering: .relaxed) }
             case .directory:
                 guard let subtree = node.subtree else { continue }
                 let sub = try await totals(
@@ -155,9 +164,16 @@ final class RestoreRun: Sendable {
     ) async throws -> RestoreSummary {
         let width = options.fileConcurrency
         if options.overwrite != .refuseNonEmptyTarget { try removeLeftovers(in: dir, tree: tree) }
-        return try await withThrowingTaskGroup(of: RestoreSummary.self) { group in
+        // Files (single-link) and, while a slot is free, subdirectories run as tasks; hard-link candidates and the
+        // other subdirectories are restored here in order. The bool says whether a task was a directory.
+        return try await withThrowingTaskGroup(of: (RestoreSummary, Bool).self) { group in
             var summary = RestoreSummary()
-            var running = 0
+            var files = 0
+            func collect() async throws {
+                guard let (done, isDirectory) = try await group.next() else { return }
+                summary += done
+                if !isDirectory { files -= 1 }
+            }
             for node in tree.nodes {
                 try Task.checkCancellation()
                 try Self.checkName(node.name, in: path)
@@ -165,20 +181,25 @@ final class RestoreRun: Sendable {
                 let selected = selection(of: node, path: nodePath, parentIncluded: included)
                 if selected == .none { continue }
                 if node.kind == .file && node.linkCount <= 1 {
-                    if running >= width, let done = try await group.next() {
-                        summary += done
-                        running -= 1
+                    while files >= width { try await collect() }
+                    group.addTask { (try await self.restoreFile(node, in: dir, path: nodePath), false) }
+                    files += 1
+                } else if node.kind == .directory && !multiLinkFiles.load(ordering: .relaxed)
+                    && directorySlots.tryWait()
+                {
+                    group.addTask {
+                        defer { self.directorySlots.signal() }
+                        return (
+                            try await self.restoreEntry(
+                                node, in: dir, path: nodePath, components: components, selection: selected), true
+                        )
                     }
-                    group.addTask { try await self.restoreFile(node, in: dir, path: nodePath) }
-                    running += 1
                 } else {
-                    // Directories recurse here; hard-link candidates stay sequential so a first name is complete
-                    // before a later name links to it.
                     summary += try await restoreEntry(
                         node, in: dir, path: nodePath, components: components, selection: selected)
                 }
             }
-            while let done = try await group.next() { summary += done }
+            while let (done, _) = try await group.next() { summary += done }
             return summary
         }
     }

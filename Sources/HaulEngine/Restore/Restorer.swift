@@ -19,7 +19,9 @@ import HaulFormat
 ///
 /// Metadata that cannot be set (an xattr the target file system refuses, an owner without root) is a warning in the
 /// `WarningLog`; a blob that cannot be loaded or a write that fails stops the restore with an error.
-/// Files of one directory are written by up to `RestoreOptions.fileConcurrency` tasks at once.
+/// Files of one directory are written by up to `RestoreOptions.fileConcurrency` tasks at once, and up to two
+/// subdirectories are restored by tasks of their own beside the walk, unless the snapshot holds files with several
+/// links (then directories go one after another, so the names of an inode are met in walk order).
 ///
 /// A regular file is written under a temporary name (`.haul-restore-<random>`) in its directory and renamed to its
 /// own name only when its content and metadata are complete, its mtime set last. So an interrupted restore leaves
