@@ -210,6 +210,9 @@ final class Run: Sendable {
     let options: BackupOptions
     let parentStart: Int64?
     let semaphore: AsyncSemaphore
+    /// Subdirectories saved by tasks of their own beside the walk (at most this many at once; the rest inline).
+    let directorySlots = AsyncSemaphore(Run.extraDirectoryTasks)
+    static let extraDirectoryTasks = 2
     private let counters = Mutex(Snapshot.Summary())
 
     init(archiver: Archiver, saver: BlobSaver, options: BackupOptions, parentStart: Int64?, semaphore: AsyncSemaphore) {
@@ -306,8 +309,16 @@ final class Run: Sendable {
         }
         var children: [Node?] = Array(repeating: nil, count: names.count)
         let width = max(1, options.fileConcurrency)
-        try await withThrowingTaskGroup(of: (Int, Node?).self) { group in
-            var running = 0
+        // Files that must be read and, while a slot is free, subdirectories run as tasks (reads stay bounded by
+        // `semaphore`); other entries and the other subdirectories are saved here in order. The bool of a task's
+        // result says whether it was a directory.
+        try await withThrowingTaskGroup(of: (Int, Node?, Bool).self) { group in
+            var files = 0
+            func collect() async throws {
+                guard let (j, n, isDirectory) = try await group.next() else { return }
+                children[j] = n
+                if !isDirectory { files -= 1 }
+            }
             for (i, childName) in names.enumerated() {
                 let childPath = relativePath + [47] + childName
                 let cst: FileStat
@@ -324,26 +335,33 @@ final class Run: Sendable {
                     children[i] = cached
                     countUnchanged(cached, relativePath: childPath)
                 } else if cst.kind == .file {
-                    if running >= width, let (j, n) = try await group.next() {
-                        children[j] = n
-                        running -= 1
-                    }
+                    while files >= width { try await collect() }
                     group.addTask {
                         (
                             i,
                             try await self.save(
                                 in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
-                                device: device)
+                                device: device), false
                         )
                     }
-                    running += 1
+                    files += 1
+                } else if cst.kind == .directory && directorySlots.tryWait() {
+                    group.addTask {
+                        defer { self.directorySlots.signal() }
+                        return (
+                            i,
+                            try await self.save(
+                                in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
+                                device: device), true
+                        )
+                    }
                 } else {
                     children[i] = try await save(
                         in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
                         device: device)
                 }
             }
-            while let (j, n) = try await group.next() { children[j] = n }
+            while let (j, n, _) = try await group.next() { children[j] = n }
         }
         let tree = Tree(nodes: children.compactMap { $0 })
         node.subtree = try await saver.save(type: .tree, plaintext: tree.encoded())
