@@ -15,7 +15,7 @@ final class RestoreRun: Sendable {
     /// (device, inode) of restored multi-link files → path components of their first name below `root`.
     private let firstLinks = Mutex<[HardlinkKey: [[UInt8]]]>([:])
     /// Subdirectories restored by tasks of their own beside the walk (at most this many at once; the rest inline),
-    /// only in a restore without multi-link files (`hasMultiLinkFiles`, found by the totals pass): the names of one
+    /// only in a restore without multi-link files (`multiLinkFiles`, set by the totals pass): the names of one
     /// inode must be met in walk order, so that the first is complete before a later one links to it, and so that a
     /// resumed restore keeps the same first name.
     private let directorySlots = AsyncSemaphore(RestoreRun.extraDirectoryTasks)
