@@ -354,6 +354,7 @@ final class RestoreRun: Sendable {
             options.directWrites && node.size >= RestoreOptions.directWriteMinimum
             ? try DirectFileWriter(fd: fd, path: printable(path), direct: true) : nil
         var end: UInt64 = 0
+        var furthest: UInt64 = 0
         for chunk in node.chunks {
             try Task.checkCancellation()
             let data = try await loadData(chunk.blob, path: path)
@@ -367,11 +368,16 @@ final class RestoreRun: Sendable {
                 try Self.writeAll(data, to: fd, at: chunk.offset, path: path)
             }
             end = chunk.offset + UInt64(data.count)
+            furthest = max(furthest, end)
             summary.bytesWritten += UInt64(data.count)
             progress.addBytes(UInt64(data.count))
         }
         try writer?.finish()
-        if ftruncate(fd, off_t(clamping: node.size)) != 0 { throw SystemCallError.make("set the size of", path) }
+        // The size is set only where the data does not reach it (a hole at the end, or no data at all): on ext4 a
+        // truncate to the size a file already has still cost a tenth of a restore of 200k small files.
+        if furthest != node.size, ftruncate(fd, off_t(clamping: node.size)) != 0 {
+            throw SystemCallError.make("set the size of", path)
+        }
         applyMetadata(node, fd: fd, in: dir, entry: temporary, path: path)
         let rc = withCString(temporary) { from in withCString(node.name) { renameat(dir.fd, from, dir.fd, $0) } }
         if rc != 0 { throw SystemCallError.make("rename the finished file into", path) }
