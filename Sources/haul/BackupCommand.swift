@@ -16,8 +16,8 @@ struct BackupCommand: AsyncParsableCommand {
 
             Paths come from the arguments and from --files-from FILE (one per line, `-` reads standard input; \
             blank lines and lines starting with # are ignored). Each is made absolute and cleaned (`.`, `..`, \
-            repeated and trailing `/`), so `haul backup .` backs up the current directory under its own name. --exclude-file FILE reads patterns the same way. \
-            --one-file-system stays on the file system of each PATH (a mount point below it is kept as an empty \
+            repeated and trailing `/`), so `haul backup .` backs up the current directory under its own name. \
+            --exclude-file FILE reads patterns the same way. --one-file-system stays on the file system of each PATH (a mount point below it is kept as an empty \
             directory). --exclude-caches leaves out the content of directories holding a valid CACHEDIR.TAG.
 
             --stdin backs up standard input as one file, --stdin-filename NAME (default stdin), in the snapshot \
