@@ -101,8 +101,14 @@ public struct Node: Sendable, Hashable {
 public struct Tree: Sendable, Hashable {
     public var nodes: [Node]
 
+    /// Sorts the nodes by name and each node's extended attributes by name, as they are encoded, so that equal
+    /// trees compare equal before and after a round trip.
     public init(nodes: [Node]) {
-        self.nodes = nodes.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        var nodes = nodes.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        for i in nodes.indices where nodes[i].xattrs.count > 1 {
+            nodes[i].xattrs.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        }
+        self.nodes = nodes
     }
 
     public func node(named name: [UInt8]) -> Node? {
@@ -124,6 +130,30 @@ public struct Tree: Sendable, Hashable {
         var w = ByteWriter(capacity: 64 + nodes.count * 96)
         w.raw(Array(Self.magic.utf8))
         w.u8(Self.version)
+        Self.encode(nodes, into: &w)
+        return w.bytes
+    }
+
+    /// Parses a full tree blob; throws `corrupted` with the position on any malformed input.
+    public init(decoding bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, what: "tree blob")
+        try Self.expectHeader(&r, magic: Self.magic, version: Self.version)
+        let nodes = try Self.decodeNodes(from: &r, limit: bytes.count)
+        guard r.isAtEnd else { throw HaulError(.corrupted, "tree blob has \(r.remaining) trailing bytes") }
+        self.nodes = nodes
+    }
+
+    /// The magic and version a full or delta tree blob starts with.
+    static func expectHeader(_ r: inout ByteReader, magic: String, version: UInt8) throws {
+        try r.expect(magic: magic)
+        let found = try r.u8()
+        guard found == version else {
+            throw HaulError(.unsupportedVersion, "\(r.what) has version \(found); this Haul reads version \(version)")
+        }
+    }
+
+    /// `uvarint count` then each node (format.md §9); shared by full and delta trees.
+    static func encode(_ nodes: [Node], into w: inout ByteWriter) {
         w.uvarint(UInt64(nodes.count))
         for n in nodes {
             w.lengthPrefixed(n.name)
@@ -161,18 +191,11 @@ public struct Tree: Sendable, Hashable {
                 break
             }
         }
-        return w.bytes
     }
 
-    /// Parses a tree blob; throws `corrupted` with the position on any malformed input.
-    public init(decoding bytes: [UInt8]) throws {
-        var r = ByteReader(bytes, what: "tree blob")
-        try r.expect(magic: Self.magic)
-        let version = try r.u8()
-        guard version == Self.version else {
-            throw HaulError(.unsupportedVersion, "tree blob has version \(version); this Haul reads version 1")
-        }
-        let count = try r.count(limit: bytes.count)
+    /// Reads what `encode(_:into:)` wrote; names must be valid and strictly rising.
+    static func decodeNodes(from r: inout ByteReader, limit: Int) throws -> [Node] {
+        let count = try r.count(limit: limit)
         var nodes = [Node]()
         nodes.reserveCapacity(count)
         for _ in 0..<count {
@@ -213,7 +236,139 @@ public struct Tree: Sendable, Hashable {
             }
             nodes.append(n)
         }
-        guard r.isAtEnd else { throw HaulError(.corrupted, "tree blob has \(r.remaining) trailing bytes") }
-        self.nodes = nodes
+        return nodes
+    }
+}
+
+/// A directory's entries as a change to another tree blob, its base (format.md §9, "Delta trees").
+public struct TreeDelta: Sendable, Hashable {
+    /// The tree blob this delta applies to.
+    public var base: BlobID
+    /// Delta trees in the chain, this one included: 1 when `base` is a full tree.
+    public var depth: Int
+    /// Names of the base's entries that are gone, sorted by name bytes.
+    public var removed: [[UInt8]]
+    /// Entries added or changed, sorted by name bytes.
+    public var nodes: [Node]
+
+    /// Longest chain a reader follows; longer is `corrupted`.
+    public static let readableDepth = 32
+    /// Longest chain a backup writes; the next change of such a directory stores its full tree.
+    public static let writtenDepth = 16
+
+    static let magic = "HTRD"
+    static let version: UInt8 = 1
+
+    public init(base: BlobID, depth: Int, removed: [[UInt8]], nodes: [Node]) {
+        self.base = base
+        self.depth = depth
+        self.removed = removed.sorted { $0.lexicographicallyPrecedes($1) }
+        self.nodes = nodes.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+    }
+
+    /// The change from `old` (stored as blob `base` at chain depth `baseDepth`) to `new`.
+    public init(from old: Tree, to new: Tree, base: BlobID, baseDepth: Int) {
+        var removed: [[UInt8]] = []
+        var changed: [Node] = []
+        var i = 0
+        var j = 0
+        while i < old.nodes.count || j < new.nodes.count {
+            if j == new.nodes.count
+                || (i < old.nodes.count && old.nodes[i].name.lexicographicallyPrecedes(new.nodes[j].name))
+            {
+                removed.append(old.nodes[i].name)
+                i += 1
+            } else if i == old.nodes.count || new.nodes[j].name.lexicographicallyPrecedes(old.nodes[i].name) {
+                changed.append(new.nodes[j])
+                j += 1
+            } else {
+                if old.nodes[i] != new.nodes[j] { changed.append(new.nodes[j]) }
+                i += 1
+                j += 1
+            }
+        }
+        self.init(base: base, depth: baseDepth + 1, removed: removed, nodes: changed)
+    }
+
+    /// The base's entries with this change applied.
+    /// - Throws: `corrupted` when a removed name is not in the base.
+    public func applied(to base: Tree) throws -> Tree {
+        var out: [Node] = []
+        out.reserveCapacity(base.nodes.count + nodes.count)
+        var r = 0
+        var n = 0
+        for old in base.nodes {
+            while n < nodes.count && nodes[n].name.lexicographicallyPrecedes(old.name) {
+                out.append(nodes[n])
+                n += 1
+            }
+            if r < removed.count && removed[r] == old.name {
+                r += 1
+                continue
+            }
+            if n < nodes.count && nodes[n].name == old.name {
+                out.append(nodes[n])
+                n += 1
+                continue
+            }
+            out.append(old)
+        }
+        out.append(contentsOf: nodes[n...])
+        guard r == removed.count else {
+            throw HaulError(.corrupted, "delta tree removes an entry its base tree \(self.base.hex) does not have")
+        }
+        var tree = Tree(nodes: [])
+        tree.nodes = out
+        return tree
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 64 + removed.count * 16 + nodes.count * 96)
+        w.raw(Array(Self.magic.utf8))
+        w.u8(Self.version)
+        w.digest(base.digest)
+        w.uvarint(UInt64(depth))
+        w.uvarint(UInt64(removed.count))
+        for name in removed { w.lengthPrefixed(name) }
+        Tree.encode(nodes, into: &w)
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, what: "delta tree blob")
+        try Tree.expectHeader(&r, magic: Self.magic, version: Self.version)
+        base = BlobID(try r.digest())
+        let depth = try r.uvarint()
+        guard depth >= 1, depth <= UInt64(Self.readableDepth) else {
+            throw HaulError(.corrupted, "delta tree blob has chain depth \(depth) (1 to \(Self.readableDepth))")
+        }
+        self.depth = Int(depth)
+        let count = try r.count(limit: bytes.count)
+        var removed: [[UInt8]] = []
+        removed.reserveCapacity(count)
+        for _ in 0..<count {
+            let name = try r.lengthPrefixed(limit: 1 << 16)
+            guard Node.isValidName(name), removed.last.map({ $0.lexicographicallyPrecedes(name) }) ?? true else {
+                throw HaulError(.corrupted, "delta tree blob holds an invalid or unsorted removed name")
+            }
+            removed.append(name)
+        }
+        self.removed = removed
+        nodes = try Tree.decodeNodes(from: &r, limit: bytes.count)
+        guard r.isAtEnd else { throw HaulError(.corrupted, "delta tree blob has \(r.remaining) trailing bytes") }
+    }
+}
+
+/// A tree blob's plaintext: a full tree or a delta tree (format.md §9).
+public enum TreeBlob: Sendable, Hashable {
+    case full(Tree)
+    case delta(TreeDelta)
+
+    public init(decoding bytes: [UInt8]) throws {
+        if bytes.starts(with: Array(TreeDelta.magic.utf8)) {
+            self = .delta(try TreeDelta(decoding: bytes))
+        } else {
+            self = .full(try Tree(decoding: bytes))
+        }
     }
 }

@@ -270,8 +270,44 @@ public final class Repository: Sendable {
         return sealer
     }
 
+    /// The entries of tree blob `id`, a delta tree's chain followed to its full tree (format.md §9).
     public func loadTree(_ id: BlobID) async throws -> Tree {
-        try Tree(decoding: try await loadBlob(id, type: .tree))
+        try await loadTreeChain(id).tree
+    }
+
+    /// The entries of tree blob `id` and the tree blobs they were read from: `id` first, then each delta's base, the
+    /// full tree last (one element for a full tree). Prune keeps, check reads and stats count all of them.
+    /// - Throws: `corrupted` for a chain deeper than `TreeDelta.readableDepth` or with inconsistent depths; what
+    ///   loading a blob of the chain throws.
+    public func loadTreeChain(_ id: BlobID) async throws -> (tree: Tree, blobs: [BlobID]) {
+        var blobs = [id]
+        var deltas: [TreeDelta] = []
+        var current = id
+        while true {
+            switch try TreeBlob(decoding: try await loadBlob(current, type: .tree)) {
+            case .full(var tree):
+                if let last = deltas.last, last.depth != 1 {
+                    throw HaulError(
+                        .corrupted, "delta tree of depth \(last.depth) has the full tree \(current.hex) as its base")
+                }
+                for delta in deltas.reversed() { tree = try delta.applied(to: tree) }
+                return (tree, blobs)
+            case .delta(let delta):
+                if let last = deltas.last, last.depth != delta.depth + 1 {
+                    throw HaulError(
+                        .corrupted,
+                        "delta tree \(blobs[blobs.count - 2].hex) has depth \(last.depth) but its base "
+                            + "\(current.hex) has depth \(delta.depth)")
+                }
+                guard deltas.count < TreeDelta.readableDepth else {
+                    throw HaulError(
+                        .corrupted, "tree \(id.hex) has a delta chain deeper than \(TreeDelta.readableDepth)")
+                }
+                deltas.append(delta)
+                current = delta.base
+                blobs.append(current)
+            }
+        }
     }
 
     /// Reads a whole pack, checks its name and parses its preamble and header (format.md §6).

@@ -165,3 +165,52 @@ import Testing
         #expect(throws: HaulError.self) { try ChunkerClass(minFileSize: 0, min: 100, avg: 1000, max: 5000).validate() }
     }
 }
+
+@Suite struct TreeDeltaCodecTests {
+    static let base = BlobID(Digest256(w0: 9, w1: 8, w2: 7, w3: 6))
+
+    @Test func deltaAppliedToItsBaseGivesTheNewTree() throws {
+        let old = TreeCodecTests.sampleTree()
+        var nodes = old.nodes.filter { $0.name != Array("fifo".utf8) }  // removed
+        nodes[0].size += 1  // changed ("b file")
+        nodes.append(Node(name: Array("a new".utf8), kind: .fifo))  // added, sorts first
+        nodes.append(Node(name: Array("zz".utf8), kind: .fifo))  // added, sorts last
+        let new = Tree(nodes: nodes)
+        let delta = TreeDelta(from: old, to: new, base: Self.base, baseDepth: 2)
+        #expect(delta.depth == 3)
+        #expect(delta.removed == [Array("fifo".utf8)])
+        #expect(delta.nodes.map(\.name) == [Array("a new".utf8), Array("b file".utf8), Array("zz".utf8)])
+        let decoded = try TreeDelta(decoding: delta.encoded())
+        #expect(decoded == delta)
+        #expect(try decoded.applied(to: old) == new)
+        guard case .delta(let viaBlob) = try TreeBlob(decoding: delta.encoded()) else {
+            Issue.record("a delta tree blob was not recognised")
+            return
+        }
+        #expect(viaBlob == delta)
+        guard case .full(let full) = try TreeBlob(decoding: old.encoded()) else {
+            Issue.record("a full tree blob was not recognised")
+            return
+        }
+        #expect(full == old)
+    }
+
+    @Test func removingANameTheBaseLacksIsCorrupted() {
+        let delta = TreeDelta(base: Self.base, depth: 1, removed: [Array("absent".utf8)], nodes: [])
+        #expect(throws: HaulError.self) { try delta.applied(to: TreeCodecTests.sampleTree()) }
+    }
+
+    @Test(arguments: [0, TreeDelta.readableDepth + 1]) func impossibleDepthIsCorrupted(depth: Int) {
+        let bytes = TreeDelta(base: Self.base, depth: depth, removed: [], nodes: []).encoded()
+        #expect(throws: HaulError.self) { try TreeDelta(decoding: bytes) }
+    }
+
+    @Test func truncatedDeltaIsCorrupted() {
+        let bytes = TreeDelta(
+            from: TreeCodecTests.sampleTree(), to: Tree(nodes: []), base: Self.base, baseDepth: 0
+        ).encoded()
+        for n in 0..<bytes.count {
+            #expect(throws: HaulError.self) { try TreeDelta(decoding: Array(bytes[0..<n])) }
+        }
+    }
+}

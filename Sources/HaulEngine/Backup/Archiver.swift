@@ -93,16 +93,19 @@ public struct Archiver: Sendable {
     /// - Throws: `invalidArgument` for a missing path or two paths with the same last component; I/O errors of the
     ///   repository. Unreadable source files are warnings, not errors.
     public func backup(paths: [[UInt8]], options: BackupOptions) async throws -> BackupResult {
-        var parentRoot: Tree?
-        if let parent = options.parent { parentRoot = try? await repository.loadTree(try parent.snapshot.treeID()) }
-        return try await backup(paths: paths, options: options) { run in
-            try await self.rootNodes(paths: paths, run: run, parentRoot: parentRoot)
+        var parentRoot: ParentTree?
+        if let parent = options.parent, let id = try? parent.snapshot.treeID() {
+            parentRoot = await ParentTree(id, in: repository)
+        }
+        return try await backup(paths: paths, options: options, parentRoot: parentRoot) { run in
+            try await self.rootNodes(paths: paths, run: run, parentRoot: parentRoot?.tree)
         }
     }
 
     /// Saves the nodes `makeRootNodes` produces as the root tree and writes the snapshot.
     private func backup(
-        paths: [[UInt8]], options: BackupOptions, makeRootNodes: (Run) async throws -> [Node]
+        paths: [[UInt8]], options: BackupOptions, parentRoot: ParentTree? = nil,
+        makeRootNodes: (Run) async throws -> [Node]
     ) async throws -> BackupResult {
         let start = Self.realtimeNanos()
         let saver = BlobSaver(repository: repository)
@@ -111,7 +114,7 @@ public struct Archiver: Sendable {
             parentStart: options.parent?.snapshot.startNanos,
             semaphore: AsyncSemaphore(max(1, options.fileConcurrency)))
         let rootNodes = try await makeRootNodes(run)
-        let rootID = try await saver.save(type: .tree, plaintext: Tree(nodes: rootNodes).encoded())
+        let rootID = try await Self.saveTree(Tree(nodes: rootNodes), parent: parentRoot, saver: saver)
         try await saver.flush()
         let stats = await saver.statistics
         var summary = run.summary
@@ -125,6 +128,34 @@ public struct Archiver: Sendable {
             tags: options.tags, parent: options.parent?.id, summary: summary)
         let id = try await repository.saveSnapshot(snapshot)
         return BackupResult(snapshotID: id, snapshot: snapshot, warnings: warnings.all)
+    }
+
+    /// A directory's tree in the parent snapshot: its blob id, its entries and its delta-chain depth.
+    struct ParentTree {
+        let id: BlobID
+        let tree: Tree
+        let depth: Int
+
+        /// Nil when the tree cannot be read: the directory is then saved as if new.
+        init?(_ id: BlobID, in repository: Repository) async {
+            guard let (tree, blobs) = try? await repository.loadTreeChain(id) else { return nil }
+            self.id = id
+            self.tree = tree
+            self.depth = blobs.count - 1
+        }
+    }
+
+    /// Saves a directory's tree (format.md §9, "Delta trees"): the parent's blob when the entries are unchanged, a
+    /// delta tree against it when that is at most half the full tree's size and the chain stays within
+    /// `TreeDelta.writtenDepth`, else the full tree.
+    static func saveTree(_ tree: Tree, parent: ParentTree?, saver: BlobSaver) async throws -> BlobID {
+        if let parent, parent.tree == tree { return parent.id }
+        let full = tree.encoded()
+        if let parent, parent.depth < TreeDelta.writtenDepth {
+            let delta = TreeDelta(from: parent.tree, to: tree, base: parent.id, baseDepth: parent.depth).encoded()
+            if delta.count * 2 <= full.count { return try await saver.save(type: .tree, plaintext: delta) }
+        }
+        return try await saver.save(type: .tree, plaintext: full)
     }
 
     private func rootNodes(paths: [[UInt8]], run: Run, parentRoot: Tree?) async throws -> [Node] {
@@ -303,10 +334,11 @@ final class Run: Sendable {
         if options.excludeCaches && names.contains(CacheDirectoryTag.name) && CacheDirectoryTag.isValid(in: handle) {
             names = [CacheDirectoryTag.name]
         }
-        var parentTree: Tree?
+        var parentSaved: Archiver.ParentTree?
         if let sub = parent?.subtree, parent?.kind == .directory {
-            parentTree = try? await repository.loadTree(sub)
+            parentSaved = await Archiver.ParentTree(sub, in: repository)
         }
+        let parentTree = parentSaved?.tree
         var children: [Node?] = Array(repeating: nil, count: names.count)
         let width = max(1, options.fileConcurrency)
         // Files that must be read and, while a slot is free, subdirectories run as tasks (reads stay bounded by
@@ -364,7 +396,7 @@ final class Run: Sendable {
             while let (j, n, _) = try await group.next() { children[j] = n }
         }
         let tree = Tree(nodes: children.compactMap { $0 })
-        node.subtree = try await saver.save(type: .tree, plaintext: tree.encoded())
+        node.subtree = try await Archiver.saveTree(tree, parent: parentSaved, saver: saver)
         count { $0.directories += 1 }
         archiver.progress.update { $0.directories += 1 }
         return node

@@ -181,6 +181,7 @@ public struct Checker: Sendable {
         let firstVisit = seen.insert(id).inserted
         let tree: Tree
         do {
+            // A delta tree is read through its chain of bases (format.md §9): a damaged base makes it unreadable.
             tree = try await repository.loadTree(id)
         } catch {
             if firstVisit {

@@ -135,7 +135,10 @@ public struct SnapshotStats: Sendable {
         func walk(_ id: BlobID) async throws {
             guard trees.insert(id).inserted else { return }
             account(id)
-            for node in try await repository.loadTree(id).nodes {
+            let chain = try await repository.loadTreeChain(id)
+            // A delta tree's bases are stored for it (format.md §9).
+            for base in chain.blobs.dropFirst() where trees.insert(base).inserted { account(base) }
+            for node in chain.tree.nodes {
                 switch node.kind {
                 case .file:
                     for c in node.chunks where data.insert(c.blob).inserted { account(c.blob) }

@@ -121,7 +121,10 @@ public struct Pruner: Sendable {
         guard used.insert(tree).inserted else { return }
         let t: Tree
         do {
-            t = try await repository.loadTree(tree)
+            // A delta tree's bases are kept with it (format.md §9).
+            let chain = try await repository.loadTreeChain(tree)
+            t = chain.tree
+            used.formUnion(chain.blobs)
         } catch {
             throw HaulError(
                 .corrupted, "prune stopped: tree \(tree.hex) cannot be read (\(error)); run `haul check`", cause: error)
