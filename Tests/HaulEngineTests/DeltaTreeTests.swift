@@ -85,6 +85,51 @@ import Testing
         #expect(raw.treeBlobs >= 4 + 3)  // root, src, many (and its three bases), still
     }
 
+    /// A snapshot listed after one whose delta has its tree as a base (clocks of two hosts differ): prune and stats
+    /// must still walk that tree's own entries, not stop because the base was already kept.
+    @Test func baseTreeOfALaterListedSnapshotIsStillWalked() async throws {
+        let tmp = try TempDir("delta-trees-order")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("src")
+        try writeSource(source, count: 30)
+        // Large enough to fill packs of its own (1 MiB in tests), which prune deletes when nothing marks them.
+        try touchOld(source + "/many/f7", xorshiftBytes(3 << 20, seed: 7))
+        let repo = try await newRepository(MemoryBlobStore())
+        let first = try await backup(repo, [source])
+        let firstCopy = tmp.sub("first")
+        _ = try await restore(repo, first.snapshot, to: firstCopy)
+        try FileManager.default.removeItem(atPath: source + "/many/f7")  // its blob stays only in the first snapshot
+        try touchOld(source + "/many/f8", xorshiftBytes(400, seed: 77))
+        let second = try await backup(
+            repo, [source], parent: StoredSnapshot(id: first.snapshotID, snapshot: first.snapshot))
+        guard
+            case .delta = try TreeBlob(
+                decoding: try await repo.loadBlob(
+                    try await subtree(repo, second.snapshot, ["src", "many"]), type: .tree))
+        else {
+            Issue.record("src/many of the second snapshot was stored as a full tree")
+            return
+        }
+        // The first snapshot again, stamped after the second: it is now listed (and marked) last.
+        var later = first.snapshot
+        later.startNanos = second.snapshot.startNanos + 1
+        later.endNanos = later.startNanos
+        _ = try await repo.saveSnapshot(later)
+        try await repo.deleteSnapshot(first.snapshotID)
+        _ = try await Pruner(repository: repo).prune(dryRun: false)
+
+        let fresh = try await Repository.open(store: repo.store, passphrase: enginePassphrase)
+        try await fresh.loadIndex()
+        #expect(try await Checker(repository: fresh).check(readData: true).isClean)
+        let target = tmp.sub("out")
+        _ = try await restore(fresh, later, to: target)
+        #expect(try sameFiles(firstCopy, target))
+        let all = try await fresh.listSnapshots()
+        let raw = try await SnapshotStats(repository: fresh).rawData(of: all, repositorySnapshots: all.count)
+        #expect(raw.missingBlobs == 0)
+        #expect(raw.dataBlobs > 30 + 1 + 1)  // f7's chunks, the other files, f8 edited, still/x
+    }
+
     @Test func directoryRewrittenWhollyIsStoredFull() async throws {
         let tmp = try TempDir("delta-trees-full")
         defer { tmp.cleanup() }

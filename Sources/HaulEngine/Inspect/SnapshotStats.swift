@@ -121,7 +121,8 @@ public struct SnapshotStats: Sendable {
     /// - Throws: what loading a tree throws.
     public func rawData(of snapshots: [StoredSnapshot], repositorySnapshots: Int) async throws -> RawData {
         var out = RawData()
-        var trees = Set<BlobID>()
+        var trees = Set<BlobID>()  // accounted
+        var walked = Set<BlobID>()  // entries counted; a delta's base is accounted before it is walked
         var data = Set<BlobID>()
         func account(_ id: BlobID) {
             if let loc = repository.index.location(of: id) {
@@ -133,8 +134,8 @@ public struct SnapshotStats: Sendable {
             }
         }
         func walk(_ id: BlobID) async throws {
-            guard trees.insert(id).inserted else { return }
-            account(id)
+            guard walked.insert(id).inserted else { return }
+            if trees.insert(id).inserted { account(id) }
             let chain = try await repository.loadTreeChain(id)
             // A delta tree's bases are stored for it (format.md §9).
             for base in chain.blobs.dropFirst() where trees.insert(base).inserted { account(base) }

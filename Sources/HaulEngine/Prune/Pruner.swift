@@ -36,10 +36,11 @@ public struct Pruner: Sendable {
 
         // Mark.
         var used = Set<BlobID>()
+        var walked = Set<BlobID>()
         let snapshots = try await repository.listSnapshots()
         report.snapshots = snapshots.count
         for s in snapshots {
-            try await mark(try s.snapshot.treeID(), &used)
+            try await mark(try s.snapshot.treeID(), &used, &walked)
         }
         report.blobsUsed = used.count
 
@@ -117,8 +118,11 @@ public struct Pruner: Sendable {
         } catch let e as HaulError where e.code == .notFound {}
     }
 
-    private func mark(_ tree: BlobID, _ used: inout Set<BlobID>) async throws {
-        guard used.insert(tree).inserted else { return }
+    /// Marks `tree`, the trees its chain is read through and everything below it as used. `walked` holds the trees
+    /// whose entries were marked: a delta's base is used before it is walked (when a snapshot refers to it too).
+    private func mark(_ tree: BlobID, _ used: inout Set<BlobID>, _ walked: inout Set<BlobID>) async throws {
+        guard walked.insert(tree).inserted else { return }
+        used.insert(tree)
         let t: Tree
         do {
             // A delta tree's bases are kept with it (format.md §9).
@@ -131,7 +135,7 @@ public struct Pruner: Sendable {
         }
         for node in t.nodes {
             switch node.kind {
-            case .directory: if let sub = node.subtree { try await mark(sub, &used) }
+            case .directory: if let sub = node.subtree { try await mark(sub, &used, &walked) }
             case .file: for c in node.chunks { used.insert(c.blob) }
             default: break
             }
