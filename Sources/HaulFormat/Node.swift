@@ -193,7 +193,8 @@ public struct Tree: Sendable, Hashable {
         }
     }
 
-    /// Reads what `encode(_:into:)` wrote; names must be valid and strictly rising.
+    /// Reads what `encode(_:into:)` wrote; names must be valid. Their order is not checked: writers sort them
+    /// (`Tree(nodes:)`, `TreeDelta`), and a blob's id and tag vouch for what its writer wrote.
     static func decodeNodes(from r: inout ByteReader, limit: Int) throws -> [Node] {
         let count = try r.count(limit: limit)
         var nodes = [Node]()
