@@ -5,8 +5,8 @@ import HaulStorage
 
 /// Builds one pack (format.md §6): preamble, sealed blobs, sealed header, trailer. The SHA-256 that names the pack is
 /// computed as bytes are appended. With a staging store the bytes stream to a temporary file (1 MiB at a time; a larger
-/// sealed blob straight from the sealed box), so a pack costs no memory; otherwise the pack is built in memory and
-/// stored whole.
+/// sealed blob straight from the sealed box; every piece straight on when the staged object gathers appends itself),
+/// so a pack costs no memory; otherwise the pack is built in memory and stored whole.
 struct PackWriter {
     /// A finished pack: its bytes, or the staged file holding them.
     enum Output {
@@ -32,7 +32,9 @@ struct PackWriter {
         self.preamble = PackLayout.preamble(type: type, salt: salt)
         self.staged = staged
         buffer = []
-        buffer.reserveCapacity(staged == nil ? capacity : Self.flushSize + (64 << 10))
+        if staged?.gathersAppends != true {
+            buffer.reserveCapacity(staged == nil ? capacity : Self.flushSize + (64 << 10))
+        }
         try emit(preamble)
     }
 
@@ -45,6 +47,12 @@ struct PackWriter {
     private mutating func emit(_ bytes: UnsafeRawBufferPointer) throws {
         hasher.update(bufferPointer: bytes)
         size += bytes.count
+        if let staged, staged.gathersAppends {
+            // The staged object gathers pieces into its own blocks: a copy into `buffer` first would be one more copy
+            // of every byte of the pack.
+            try staged.append(bytes)
+            return
+        }
         if let staged, buffer.count + bytes.count > Self.flushSize {
             // The staging buffer never grows past `flushSize`: what it holds goes to the file first, and a piece of
             // at least `flushSize` (a large sealed blob) follows it there directly, without a copy.

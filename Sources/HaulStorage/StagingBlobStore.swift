@@ -14,6 +14,13 @@ public protocol StagedObject: Sendable {
     func commit(as key: ObjectKey) async throws
     /// Drops the staged bytes. Safe to call after a failed append or commit.
     func discard()
+    /// Whether small appends are cheap (the object gathers them into large writes itself), so a writer may pass
+    /// every piece straight on instead of copying it into a buffer of its own first. False unless an object says so.
+    var gathersAppends: Bool { get }
+}
+
+extension StagedObject {
+    public var gathersAppends: Bool { false }
 }
 
 /// A store that can receive objects as a stream (the filesystem store). Stores without it get whole objects.

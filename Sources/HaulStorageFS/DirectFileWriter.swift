@@ -5,8 +5,8 @@ import HaulFormat
 import Synchronization
 
 /// Writes a file from front to back, possibly jumping forward over holes, in page-aligned blocks of `blockSize`
-/// bytes that a dispatch queue writes while the caller fills the next one (so the caller never waits for the disk
-/// unless the disk is the slower of the two).
+/// bytes that a thread of `WriterThreads` writes while the caller fills the next one (so the caller never waits for
+/// the disk unless the disk is the slower of the two).
 ///
 /// With `direct`, the aligned part of each block goes through a second descriptor opened with `O_DIRECT`: from
 /// memory to the disk without a copy into the page cache. On some VMs that copy (first touch of page-cache memory)
@@ -173,7 +173,7 @@ private struct Block: @unchecked Sendable {
     }
 }
 
-/// Writes the blocks of one file, one at a time, on a dispatch queue; keeps the first error.
+/// Writes the blocks of one file, one at a time, on the `WriterThreads`; keeps the first error.
 private final class BlockWriter: Sendable {
     /// The writer's own duplicate of the caller's descriptor (buffered writes).
     let fd: Int32
@@ -184,7 +184,6 @@ private final class BlockWriter: Sendable {
     /// Taken while a write is in flight.
     private let idle = DispatchSemaphore(value: 1)
     private let failure = Mutex<HaulError?>(nil)
-    private static let queue = DispatchQueue(label: "haul.direct-file-writer", attributes: .concurrent)
 
     init(fd: Int32, directFD: Int32, path: String) {
         self.fd = fd
@@ -212,7 +211,7 @@ private final class BlockWriter: Sendable {
             throw error
         }
         let job = Job(block: block, range: range, offset: offset)
-        Self.queue.async {
+        WriterThreads.shared.run {
             defer { self.idle.signal() }
             do throws(HaulError) {
                 try self.write(
@@ -262,5 +261,44 @@ private final class BlockWriter: Sendable {
         let block: Block
         let range: Range<Int>
         let offset: Int64
+    }
+}
+
+/// Threads of their own for the blocking writes of every `DirectFileWriter`. A direct write sleeps until the disk has
+/// the block; on a dispatch queue it would sleep on one of the threads that also run Swift's tasks (on Linux both
+/// come from the same pool, two threads on two cores), and that core would idle meanwhile (docs/architecture.md,
+/// "Direct writes"). Jobs run in the order submitted, on whichever thread is free.
+final class WriterThreads: Sendable {
+    static let shared = WriterThreads(count: 2)
+
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let ready = DispatchSemaphore(value: 0)
+
+    private init(count: Int) {
+        for _ in 0..<count {
+            var thread = pthread_t()
+            let me = Unmanaged.passRetained(self).toOpaque()
+            let rc = pthread_create(
+                &thread, nil,
+                { argument in
+                    Unmanaged<WriterThreads>.fromOpaque(argument!).takeRetainedValue().serve()
+                }, me)
+            precondition(rc == 0, "cannot start a writer thread: \(String(cString: strerror(rc)))")
+            pthread_detach(thread)
+        }
+    }
+
+    /// Runs `job` on a writer thread.
+    func run(_ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(job) }
+        ready.signal()
+    }
+
+    private func serve() -> Never {
+        while true {
+            ready.wait()
+            let job = jobs.withLock { $0.removeFirst() }
+            job()
+        }
     }
 }

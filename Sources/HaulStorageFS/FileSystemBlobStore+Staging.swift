@@ -47,6 +47,9 @@ final class StagedFile: StagedObject {
     /// Whether blocks go to the file with `O_DIRECT` (tests).
     var isDirect: Bool { writer.isDirect }
 
+    /// The `DirectFileWriter` copies appends into its 1 MiB blocks whatever their size.
+    var gathersAppends: Bool { true }
+
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         try state.withLock { s throws(HaulError) in
             guard s.fd >= 0 else { throw HaulError(.internalError, "staged file \(path) is already closed") }
