@@ -140,6 +140,7 @@ struct BackupCommand: AsyncParsableCommand {
         let env = ProcessInfo.processInfo.environment
         if let v = env["HAUL_FILE_CONCURRENCY"].flatMap(Int.init), v > 0 { options.fileConcurrency = v }
         if let v = env["HAUL_CHUNK_CONCURRENCY"].flatMap(Int.init), v > 0 { options.chunkConcurrency = v }
+        if let v = env["HAUL_SMALL_FILE_CONCURRENCY"].flatMap(Int.init), v > 0 { options.smallFileConcurrency = v }
         options.tags = tag
         // The previous snapshot of the same paths on this host: the parent for change detection (not with --force),
         // and in any case the estimate of the bytes to scan that gives the progress line its ETA.

@@ -249,7 +249,7 @@ private func backUpAndRestore(
         let run = Run(
             archiver: archiver, saver: BlobSaver(repository: repo),
             options: BackupOptions(hostname: "h", username: "u"),
-            parentStart: nil, semaphore: AsyncSemaphore(1))
+            parentStart: nil, semaphore: AsyncSemaphore(1), smallFileSemaphore: AsyncSemaphore(1))
         let node = try await run.saveFile(
             in: dir, name: Array("f".utf8), stat: scanned, relativePath: Array("f".utf8), parent: nil)
         #expect(node != nil)

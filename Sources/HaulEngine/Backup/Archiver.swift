@@ -12,8 +12,13 @@ public struct BackupOptions: Sendable {
     public var username: String
     /// The snapshot whose files cache is used (format.md §12); `nil` reads everything.
     public var parent: StoredSnapshot?
-    /// Files read at once.
+    /// Files larger than `smallFileSize` read at once.
     public var fileConcurrency: Int = 2
+    /// Files of at most `smallFileSize` bytes read at once, beside the larger ones. A small file costs more per byte
+    /// outside its bytes (open, stat, its one chunk's round through the saver) than a core spends on its bytes, so
+    /// two at a time left a core idle on a tree of small files; their buffers are small, so four cost little memory.
+    public var smallFileConcurrency: Int = 4
+    public static let smallFileSize: UInt64 = 1 << 20
     /// Chunks of one file hashed and compressed at once while the next ones are read.
     public var chunkConcurrency: Int = 2
     /// Stay on the file system of each path given: a directory on another one (a mount point) is recorded as an
@@ -112,7 +117,8 @@ public struct Archiver: Sendable {
         let run = Run(
             archiver: self, saver: saver, options: options,
             parentStart: options.parent?.snapshot.startNanos,
-            semaphore: AsyncSemaphore(max(1, options.fileConcurrency)))
+            semaphore: AsyncSemaphore(max(1, options.fileConcurrency)),
+            smallFileSemaphore: AsyncSemaphore(max(1, options.smallFileConcurrency)))
         let rootNodes = try await makeRootNodes(run)
         let rootID = try await Self.saveTree(Tree(nodes: rootNodes), parent: parentRoot, saver: saver)
         try await saver.flush()
@@ -241,17 +247,22 @@ final class Run: Sendable {
     let options: BackupOptions
     let parentStart: Int64?
     let semaphore: AsyncSemaphore
+    let smallFileSemaphore: AsyncSemaphore
     /// Subdirectories saved by tasks of their own beside the walk (at most this many at once; the rest inline).
     let directorySlots = AsyncSemaphore(Run.extraDirectoryTasks)
     static let extraDirectoryTasks = 2
     private let counters = Mutex(Snapshot.Summary())
 
-    init(archiver: Archiver, saver: BlobSaver, options: BackupOptions, parentStart: Int64?, semaphore: AsyncSemaphore) {
+    init(
+        archiver: Archiver, saver: BlobSaver, options: BackupOptions, parentStart: Int64?, semaphore: AsyncSemaphore,
+        smallFileSemaphore: AsyncSemaphore
+    ) {
         self.archiver = archiver
         self.saver = saver
         self.options = options
         self.parentStart = parentStart
         self.semaphore = semaphore
+        self.smallFileSemaphore = smallFileSemaphore
     }
 
     /// Updates the summary; a lock, not an actor hop, since it runs once per file.
@@ -340,9 +351,9 @@ final class Run: Sendable {
         }
         let parentTree = parentSaved?.tree
         var children: [Node?] = Array(repeating: nil, count: names.count)
-        let width = max(1, options.fileConcurrency)
+        let width = max(1, options.fileConcurrency) + max(1, options.smallFileConcurrency)
         // Files that must be read and, while a slot is free, subdirectories run as tasks (reads stay bounded by
-        // `semaphore`); other entries and the other subdirectories are saved here in order. The bool of a task's
+        // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order. The bool of a task's
         // result says whether it was a directory.
         try await withThrowingTaskGroup(of: (Int, Node?, Bool).self) { group in
             var files = 0
@@ -462,7 +473,8 @@ final class Run: Sendable {
             return nil
         }
         do {
-            let (chunks, size, changed) = try await semaphore.withPermit {
+            let permits = st.size <= BackupOptions.smallFileSize ? smallFileSemaphore : semaphore
+            let (chunks, size, changed) = try await permits.withPermit {
                 try await self.readChunks(in: dir, name: name, expected: st)
             }
             node.chunks = chunks
