@@ -51,6 +51,10 @@ ssize_t haul_llistxattr(const char *path, char *list, size_t size) { return llis
 ssize_t haul_lgetxattr(const char *path, const char *name, void *value, size_t size) {
     return lgetxattr(path, name, value, size);
 }
+ssize_t haul_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
+ssize_t haul_fgetxattr(int fd, const char *name, void *value, size_t size) {
+    return fgetxattr(fd, name, value, size);
+}
 int haul_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
     return lsetxattr(path, name, value, size, flags);
 }

@@ -41,6 +41,8 @@ int haul_statx(int dirfd, const char *path, int flags, unsigned int mask, struct
 // Extended attributes by path, never following a final symlink (used with "/proc/self/fd/<dirfd>/<name>").
 ssize_t haul_llistxattr(const char *path, char *list, size_t size);
 ssize_t haul_lgetxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t haul_flistxattr(int fd, char *list, size_t size);
+ssize_t haul_fgetxattr(int fd, const char *name, void *value, size_t size);
 int haul_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 
 // errno values the overlay does not export under these names.

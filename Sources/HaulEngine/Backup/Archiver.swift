@@ -416,11 +416,16 @@ final class Run: Sendable {
     /// The node of a file or directory. When the parent snapshot's node has the same inode and ctime, every
     /// attribute that changes ctime (mode, owner, links, extended attributes and ACLs) is unchanged, so the parent's
     /// extended attributes are reused instead of listing them again (format.md §12).
-    func metadata(in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, parent: Node?) throws -> Node {
-        guard let p = parent, p.kind == st.kind.nodeKind, p.inode == st.inode, p.ctime == st.ctime,
-            p.device == st.device
-        else {
-            return try MetadataReader.node(in: dir, name: name, stat: st)
+    ///
+    /// With `extendedAttributesFromFile`, a node not taken from the parent comes without extended attributes: the
+    /// caller reads them from the open file (`needsExtendedAttributes` says when).
+    func metadata(
+        in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, parent: Node?,
+        extendedAttributesFromFile: Bool = false
+    ) throws -> Node {
+        guard let p = parent, Self.attributesUnchanged(p, stat: st) else {
+            return try MetadataReader.node(
+                in: dir, name: name, stat: st, extendedAttributes: !extendedAttributesFromFile)
         }
         var node = Node(
             name: name, kind: p.kind, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtime, ctime: st.ctime,
@@ -428,6 +433,11 @@ final class Run: Sendable {
             rdev: p.kind == .characterDevice || p.kind == .blockDevice ? st.rdev : 0)
         node.xattrs = p.xattrs
         return node
+    }
+
+    /// Whether `parent` is the same inode with the same ctime, so its extended attributes still hold.
+    static func attributesUnchanged(_ p: Node, stat st: FileStat) -> Bool {
+        p.kind == st.kind.nodeKind && p.inode == st.inode && p.ctime == st.ctime && p.device == st.device
     }
 
     /// The files cache (format.md §12): the parent's node, updated from `stat`, when size, mtime, ctime and inode
@@ -466,18 +476,22 @@ final class Run: Sendable {
             return cached
         }
         var node: Node
+        // A new or changed inode's extended attributes are read from the file once it is open (no path lookup).
+        let attributesFromFile = !(parent.map { Self.attributesUnchanged($0, stat: st) } ?? false)
         do {
-            node = try metadata(in: dir, name: name, stat: st, parent: parent)
+            node = try metadata(
+                in: dir, name: name, stat: st, parent: parent, extendedAttributesFromFile: attributesFromFile)
         } catch {
             warn(relativePath, "cannot read metadata: \(error)")
             return nil
         }
         do {
             let permits = st.size <= BackupOptions.smallFileSize ? smallFileSemaphore : semaphore
-            let (chunks, size, changed) = try await permits.withPermit {
-                try await self.readChunks(in: dir, name: name, expected: st)
+            let (chunks, size, changed, attributes) = try await permits.withPermit {
+                try await self.readChunks(in: dir, name: name, expected: st, extendedAttributes: attributesFromFile)
             }
             node.chunks = chunks
+            if let attributes { node.xattrs = attributes }
             if changed {
                 warn(
                     relativePath,
@@ -500,11 +514,13 @@ final class Run: Sendable {
     }
 
     /// Reads a file's data ranges, cuts them into chunks and saves new chunks. Returns the chunk list, the bytes
-    /// read, and whether the file changed while being read.
-    func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat) async throws -> (
-        [Node.Chunk], UInt64, Bool
-    ) {
+    /// read, whether the file changed while being read, and with `extendedAttributes` the file's extended
+    /// attributes (read from the open file before its data).
+    func readChunks(in dir: DirectoryHandle, name: [UInt8], expected: FileStat, extendedAttributes: Bool = false)
+        async throws -> ([Node.Chunk], UInt64, Bool, [Node.ExtendedAttribute]?)
+    {
         let reader = try FileReader(dir: dir, name: name)
+        let attributes = extendedAttributes ? try ExtendedAttributes.read(fd: reader.fd, displayPath: reader.path) : nil
         let before = try reader.stat()
         let ranges: [Range<UInt64>]
         if before.size > 0 && UInt64(before.blocks) * 512 < before.size {
@@ -519,7 +535,7 @@ final class Run: Sendable {
         let changed =
             shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
             || before.size != expected.size || before.mtime != expected.mtime
-        return (chunks, total, changed)
+        return (chunks, total, changed, attributes)
     }
 
     /// Reads `ranges` through `read` (which returns fewer bytes than asked only at the end of the data), cuts them

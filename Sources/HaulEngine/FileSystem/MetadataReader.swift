@@ -19,7 +19,10 @@ public enum MetadataReader {
     ///   - stat: the entry's metadata from `dir.stat(name)`.
     /// - Throws: `HaulError` `.invalidArgument` for a socket (sockets are not stored; the caller warns),
     ///   `.notFound` when the entry vanished, `.permissionDenied`, `.io`.
-    public static func node(in dir: DirectoryHandle, name: [UInt8], stat: FileStat) throws -> Node {
+    ///   - extendedAttributes: false leaves `xattrs` empty (the caller reads them from the open file).
+    public static func node(in dir: DirectoryHandle, name: [UInt8], stat: FileStat, extendedAttributes: Bool = true)
+        throws -> Node
+    {
         guard let kind = stat.kind.nodeKind else {
             throw HaulError(.invalidArgument, "\(printable(dir.path(of: name))) is a socket; sockets are not stored")
         }
@@ -31,7 +34,7 @@ public enum MetadataReader {
         if kind == .symlink {
             node.linkTarget = try linkTarget(in: dir, name: name, sizeHint: Int(clamping: stat.size))
         }
-        node.xattrs = try extendedAttributes(in: dir, name: name)
+        if extendedAttributes { node.xattrs = try Self.extendedAttributes(in: dir, name: name) }
         return node
     }
 
