@@ -228,7 +228,9 @@ let package = Package(
         ),
         .testTarget(
             name: "HaulRepositoryTests",
-            dependencies: ["HaulRepository", "HaulStorage", "HaulTesting", "HaulFormat", "HaulCrypto"],
+            dependencies: [
+                "HaulRepository", "HaulStorage", "HaulTesting", "HaulFormat", "HaulCrypto", "HaulCompression",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

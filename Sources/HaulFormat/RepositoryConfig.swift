@@ -25,12 +25,43 @@ public struct ChunkerClass: Codable, Sendable, Hashable {
     }
 }
 
+/// How blobs are compressed (format.md §4, §5).
 public struct CompressionSettings: Codable, Sendable, Hashable {
     public var algorithm: String
     public var level: Int
-    public init(algorithm: String = "zstd", level: Int = 3) {
+    /// Blobs shorter than `smallBlobSize` bytes are compressed at `smallBlobLevel` (both absent in configs written
+    /// before they existed: every blob at `level`). zstd's cost per frame makes small inputs slow at level 3, and
+    /// level 1 loses little on them (format.md §4).
+    public var smallBlobSize: Int?
+    public var smallBlobLevel: Int?
+
+    public static let defaultSmallBlobSize = 32 << 10
+    public static let defaultSmallBlobLevel = 1
+
+    public init(
+        algorithm: String = "zstd", level: Int = 3, smallBlobSize: Int? = CompressionSettings.defaultSmallBlobSize,
+        smallBlobLevel: Int? = CompressionSettings.defaultSmallBlobLevel
+    ) {
         self.algorithm = algorithm
         self.level = level
+        self.smallBlobSize = smallBlobSize
+        self.smallBlobLevel = smallBlobLevel
+    }
+
+    func validate() throws {
+        guard algorithm == "zstd" || algorithm == "none" else {
+            throw HaulError(.unsupportedVersion, "repository config names compression \(algorithm)")
+        }
+        guard (1...19).contains(level), smallBlobLevel.map({ (1...19).contains($0) }) ?? true,
+            smallBlobSize.map({ (0...(64 << 20)).contains($0) }) ?? true,
+            (smallBlobSize == nil) == (smallBlobLevel == nil)
+        else {
+            throw HaulError(
+                .corrupted,
+                "repository config has compression level \(level), small-blob level "
+                    + "\(smallBlobLevel.map(String.init) ?? "none") below \(smallBlobSize.map(String.init) ?? "none") bytes; "
+                    + "levels are 1 to 19, sizes 0 to 64 MiB, and the two small-blob fields come together")
+        }
     }
 }
 
@@ -79,9 +110,7 @@ public struct RepositoryConfig: Codable, Sendable, Hashable {
         guard packSize >= 1 << 20, packSize <= 1 << 30 else {
             throw HaulError(.corrupted, "repository config has pack size \(packSize)")
         }
-        guard compression.algorithm == "zstd" || compression.algorithm == "none" else {
-            throw HaulError(.unsupportedVersion, "repository config names compression \(compression.algorithm)")
-        }
+        try compression.validate()
     }
 }
 

@@ -33,6 +33,8 @@ public final class Repository: Sendable {
     let decompressors = Pool<ZstdDecompressor> { ZstdDecompressor() }
     let sealers = Mutex<[PackID: PackSealer]>([:])
     let compressors: Pool<ZstdCompressor>
+    /// Compressors for blobs below `config.compression.smallBlobSize` (format.md §4).
+    let smallBlobCompressors: Pool<ZstdCompressor>
 
     init(
         store: any BlobStore, config: RepositoryConfig, keys: MasterKeys, keyID: ObjectID,
@@ -46,6 +48,8 @@ public final class Repository: Sendable {
         self.gear = GearTable(keys.gearValues())
         let level = config.compression.level
         self.compressors = Pool { ZstdCompressor(level: level) }
+        let smallLevel = config.compression.smallBlobLevel ?? level
+        self.smallBlobCompressors = Pool { ZstdCompressor(level: smallLevel) }
     }
 
     /// Creates a new repository in an empty location: config, then the first key file (format.md §2, §3).
@@ -411,9 +415,12 @@ public final class Repository: Sendable {
     /// Keyed blob id of `plaintext`.
     public func blobID(of plaintext: UnsafeRawBufferPointer) -> BlobID { keys.blobID(of: plaintext) }
 
-    /// Compresses with a pooled compressor unless it does not help (format.md §4).
+    /// Compresses with a pooled compressor of the level for its length unless it does not help (format.md §4).
     public func compress(_ plaintext: UnsafeRawBufferPointer) throws -> (BlobCompression, [UInt8]?) {
-        try compressors.with { try Compression.compressIfUseful(plaintext, with: $0) }
+        let small = config.compression.smallBlobSize.map { plaintext.count < $0 } ?? false
+        return try (small ? smallBlobCompressors : compressors).with {
+            try Compression.compressIfUseful(plaintext, with: $0)
+        }
     }
 }
 

@@ -164,6 +164,36 @@ import Testing
     @Test func invalidChunkerIsRefused() {
         #expect(throws: HaulError.self) { try ChunkerClass(minFileSize: 0, min: 100, avg: 1000, max: 5000).validate() }
     }
+
+    @Test func newConfigsCompressSmallBlobsAtTheirOwnLevelOldOnesDoNot() throws {
+        let fresh = RepositoryConfig(id: .zero, created: Date(timeIntervalSince1970: 0))
+        #expect(fresh.compression.smallBlobSize == 32 << 10)
+        #expect(fresh.compression.smallBlobLevel == 1)
+        let json = try JSONEncoder.haul.encode(fresh)
+        #expect(try JSONDecoder.haul.decode(RepositoryConfig.self, from: json) == fresh)
+        // A config written before the small-blob fields existed: every blob at `level`.
+        let old = Data(
+            """
+            {"chunker":[{"avg":1048576,"max":8388608,"min":524288,"minFileSize":0}],
+             "compression":{"algorithm":"zstd","level":3},"created":"2026-11-25T10:00:00Z",
+             "id":"\(String(repeating: "0", count: 64))","packSize":33554432,"version":1}
+            """.utf8)
+        let decoded = try JSONDecoder.haul.decode(RepositoryConfig.self, from: old)
+        try decoded.validate()
+        #expect(decoded.compression.smallBlobSize == nil && decoded.compression.smallBlobLevel == nil)
+    }
+
+    @Test func impossibleCompressionSettingsAreRefused() {
+        for settings in [
+            CompressionSettings(level: 0), CompressionSettings(level: 3, smallBlobSize: 1024, smallBlobLevel: 22),
+            CompressionSettings(level: 3, smallBlobSize: nil, smallBlobLevel: 1),
+            CompressionSettings(level: 3, smallBlobSize: -1, smallBlobLevel: 1),
+        ] {
+            var config = RepositoryConfig(id: .zero, created: Date(timeIntervalSince1970: 0))
+            config.compression = settings
+            #expect(throws: HaulError.self) { try config.validate() }
+        }
+    }
 }
 
 @Suite struct TreeDeltaCodecTests {

@@ -1,4 +1,5 @@
 import Foundation
+import HaulCompression
 import HaulCrypto
 import HaulFormat
 import HaulStorage
@@ -34,6 +35,32 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(opened.config.chunker == created.config.chunker)
         #expect(abs(opened.config.created.timeIntervalSince(created.config.created)) < 0.001)
         #expect(opened.keys.repositoryID == created.keys.repositoryID)
+    }
+
+    @Test func blobsBelowTheSmallBlobSizeAreCompressedAtTheSmallBlobLevel() async throws {
+        let store = MemoryBlobStore()
+        _ = try await makeRepository(store)
+        let repo = try await Repository.open(store: store, passphrase: testPassphrase)
+        #expect(repo.config.compression.smallBlobSize == 32 << 10)
+        // Text-like bytes on which zstd's levels 1 and 3 give different frames.
+        var words = [UInt8]()
+        var x: UInt64 = 7
+        while words.count < 48 << 10 {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            words += Array("w\(x >> 52) ".utf8)
+        }
+        for (length, level) in [(20 << 10, 1), ((32 << 10) - 1, 1), (32 << 10, 3), (40 << 10, 3)] {
+            let input = Array(words[0..<length])
+            let (compression, compressed) = try input.withUnsafeBytes { try repo.compress($0) }
+            #expect(compression == .zstd)
+            let expected = try input.withUnsafeBytes { try ZstdCompressor(level: level).compress($0) }
+            let other = try input.withUnsafeBytes { try ZstdCompressor(level: 4 - level).compress($0) }
+            // Compared as Bools: a failure names the length and level, not a dump of the frames.
+            let levelsDiffer = expected != other
+            let atLevel = compressed == expected
+            #expect(levelsDiffer, "levels 1 and 3 agree on \(length) bytes: the test shows nothing")
+            #expect(atLevel, "\(length) bytes not compressed at level \(level)")
+        }
     }
 
     @Test func wrongPassphraseIsWrongPassword() async throws {
