@@ -59,8 +59,9 @@ public struct CompressionSettings: Codable, Sendable, Hashable {
             throw HaulError(
                 .corrupted,
                 "repository config has compression level \(level), small-blob level "
-                    + "\(smallBlobLevel.map(String.init) ?? "none") below \(smallBlobSize.map(String.init) ?? "none") bytes; "
-                    + "levels are 1 to 19, sizes 0 to 64 MiB, and the two small-blob fields come together")
+                    + "\(smallBlobLevel.map(String.init) ?? "none") below "
+                    + "\(smallBlobSize.map(String.init) ?? "none") bytes; levels are 1 to 19, sizes 0 to 64 MiB, "
+                    + "and the two small-blob fields come together")
         }
     }
 }

@@ -353,8 +353,8 @@ final class Run: Sendable {
         var children: [Node?] = Array(repeating: nil, count: names.count)
         let width = max(1, options.fileConcurrency) + max(1, options.smallFileConcurrency)
         // Files that must be read and, while a slot is free, subdirectories run as tasks (reads stay bounded by
-        // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order. The bool of a task's
-        // result says whether it was a directory.
+        // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order.
+        // The bool of a task's result says whether it was a directory.
         try await withThrowingTaskGroup(of: (Int, Node?, Bool).self) { group in
             var files = 0
             func collect() async throws {
@@ -417,8 +417,8 @@ final class Run: Sendable {
     /// attribute that changes ctime (mode, owner, links, extended attributes and ACLs) is unchanged, so the parent's
     /// extended attributes are reused instead of listing them again (format.md §12).
     ///
-    /// With `extendedAttributesFromFile`, a node not taken from the parent comes without extended attributes: the
-    /// caller reads them from the open file (`needsExtendedAttributes` says when).
+    /// With `extendedAttributesFromFile`, a node not taken from the parent (`attributesUnchanged` is false) comes
+    /// without extended attributes: the caller reads them from the open file.
     func metadata(
         in dir: DirectoryHandle, name: [UInt8], stat st: FileStat, parent: Node?,
         extendedAttributesFromFile: Bool = false
