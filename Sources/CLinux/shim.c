@@ -30,6 +30,14 @@ int haul_reopen_direct(int fd) {
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     return open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
 }
+int haul_open_tmpfile(int dirfd, mode_t mode) { return openat(dirfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, mode); }
+int haul_link_open_file(int fd, int dirfd, const char *name) {
+    if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOENT) return -1;
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW);
+}
 int haul_at_symlink_nofollow(void) { return AT_SYMLINK_NOFOLLOW; }
 int haul_at_removedir(void) { return AT_REMOVEDIR; }
 int haul_at_empty_path(void) { return AT_EMPTY_PATH; }
@@ -55,6 +63,9 @@ ssize_t haul_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd,
 ssize_t haul_fgetxattr(int fd, const char *name, void *value, size_t size) {
     return fgetxattr(fd, name, value, size);
 }
+int haul_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) {
+    return fsetxattr(fd, name, value, size, flags);
+}
 int haul_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
     return lsetxattr(path, name, value, size, flags);
 }
@@ -65,6 +76,7 @@ int haul_eopnotsupp(void) { return EOPNOTSUPP; }
 int haul_enxio(void) { return ENXIO; }
 int haul_erange(void) { return ERANGE; }
 int haul_eloop(void) { return ELOOP; }
+int haul_eisdir(void) { return EISDIR; }
 
 int haul_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 int haul_openat(int dirfd, const char *path, int flags, mode_t mode) { return openat(dirfd, path, flags, mode); }

@@ -15,9 +15,10 @@ struct RestoreCommand: AsyncParsableCommand {
             be empty or missing unless --overwrite says how to treat existing files: always (replace them), never \
             (keep them) or if-changed (keep a file whose size and mtime equal the snapshot's, replace the rest).
 
-            A file appears under its own name only when it is complete (it is written under a temporary \
-            .haul-restore-* name first, its mtime set last), so an interrupted restore is resumed by running it \
-            again with --overwrite if-changed: finished files are kept, leftovers removed, the rest written.
+            A file appears under its own name only when it is complete (it is written as an unnamed file, or \
+            under a temporary .haul-restore-* name where the file system has no O_TMPFILE, its mtime set last), so \
+            an interrupted restore is resumed by running it again with --overwrite if-changed: finished files are \
+            kept, leftovers removed, the rest written.
 
             --dry-run writes nothing and reports what would be written (files and their bytes; every entry with \
             -v or --json). --verify reads every restored file back and checks each chunk's id recomputed with the \

@@ -35,9 +35,12 @@ final class InterruptingBlobSource: BlobSource {
 
 /// Overwrite policies beyond refuse/always/never, resuming, dry runs and verification.
 @Suite(.serialized) struct RestoreControlTests {
-    func restorer(_ source: any BlobSource, _ policy: OverwritePolicy, fileConcurrency: Int = 4) -> Restorer {
+    func restorer(
+        _ source: any BlobSource, _ policy: OverwritePolicy, fileConcurrency: Int = 4, unnamedFiles: Bool = true
+    ) -> Restorer {
         Restorer(
-            source: source, options: RestoreOptions(overwrite: policy, fileConcurrency: fileConcurrency),
+            source: source,
+            options: RestoreOptions(overwrite: policy, fileConcurrency: fileConcurrency, unnamedFiles: unnamedFiles),
             progress: ProgressCounters(), warnings: WarningLog())
     }
 
@@ -47,7 +50,10 @@ final class InterruptingBlobSource: BlobSource {
         try run("/usr/bin/find", root, "-name", ".haul-restore-*").split(separator: "\n").map(String.init)
     }
 
-    @Test func interruptedRestoreResumesToAnEqualTree() async throws {
+    /// New files written as unnamed files linked when complete (`O_TMPFILE`), and under temporary names renamed when
+    /// complete (where the file system has no `O_TMPFILE`).
+    @Test(arguments: [true, false])
+    func interruptedRestoreResumesToAnEqualTree(unnamedFiles: Bool) async throws {
         let tmp = try TempDir("resume")
         defer { tmp.cleanup() }
         let source = tmp.sub("tree")
@@ -63,10 +69,18 @@ final class InterruptingBlobSource: BlobSource {
         let target = tmp.sub("out")
         let broken = InterruptingBlobSource(base: repo, limit: dataBlobs / 2)
         await #expect(throws: HaulError.self) {
-            _ = try await restorer(broken, .refuseNonEmptyTarget, fileConcurrency: 1).restore(
-                root: root, to: Array(target.utf8))
+            _ = try await restorer(broken, .refuseNonEmptyTarget, fileConcurrency: 1, unnamedFiles: unnamedFiles)
+                .restore(root: root, to: Array(target.utf8))
         }
         #expect(try leftovers(target).isEmpty, "a failed file removes its temporary file")
+        // Every file under its own name is complete (the one written at the break is not there).
+        let partial = try TreeComparison.differences(
+            source: source, restored: target + "/tree",
+            options: .init(directoryMtimes: false, rootAttributes: false, hardlinks: false, limit: .max)
+        ).filter { $0.contains("contents differ") || $0.contains("size differs") || $0.contains("sparse layout") }
+        #expect(partial.isEmpty, "\(partial)")
+        let present = try run("/usr/bin/find", target, "-type", "f").split(separator: "\n").count
+        #expect(present > 0, "the broken restore finished some files")
         // A crash leaves a temporary file behind; the resume removes it.
         writeFile(target + "/tree/.haul-restore-0123abcd", [1, 2, 3])
 

@@ -25,6 +25,12 @@ int haul_o_cloexec(void);
 // A second descriptor for the file open as `fd`, write-only with O_DIRECT (opened through /proc/self/fd/<fd>);
 // -1 where that fails, for example on a file system without direct I/O.
 int haul_reopen_direct(int fd);
+// An unnamed regular file in the directory `dirfd`, write-only (O_TMPFILE); -1 with EOPNOTSUPP (or EISDIR on kernels
+// before 3.11) where the file system cannot make one.
+int haul_open_tmpfile(int dirfd, mode_t mode);
+// Gives the unnamed file open as `fd` the name `name` in `dirfd` (never replacing an entry: EEXIST): linkat with
+// AT_EMPTY_PATH, which needs CAP_DAC_READ_SEARCH, else through /proc/self/fd/<fd> with AT_SYMLINK_FOLLOW.
+int haul_link_open_file(int fd, int dirfd, const char *name);
 int haul_at_symlink_nofollow(void);
 int haul_at_removedir(void);
 int haul_at_empty_path(void);
@@ -43,6 +49,7 @@ ssize_t haul_llistxattr(const char *path, char *list, size_t size);
 ssize_t haul_lgetxattr(const char *path, const char *name, void *value, size_t size);
 ssize_t haul_flistxattr(int fd, char *list, size_t size);
 ssize_t haul_fgetxattr(int fd, const char *name, void *value, size_t size);
+int haul_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
 int haul_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 
 // errno values the overlay does not export under these names.
@@ -52,6 +59,7 @@ int haul_eopnotsupp(void);
 int haul_enxio(void);
 int haul_erange(void);
 int haul_eloop(void);
+int haul_eisdir(void);
 
 // Non-variadic forms of calls Swift cannot call directly or that need flags from above.
 int haul_dup_cloexec(int fd);

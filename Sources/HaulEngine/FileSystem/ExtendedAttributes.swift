@@ -3,7 +3,7 @@ import Glibc
 import HaulFormat
 
 /// Extended attributes by path without following a final symlink (`llistxattr`, `lgetxattr`, `lsetxattr`), or of an
-/// open file (`flistxattr`, `fgetxattr`).
+/// open file (`flistxattr`, `fgetxattr`, `fsetxattr`).
 ///
 /// Callers pass `DirectoryHandle.procPath(of:)`, so the calls reach entries at any depth and symlinks themselves.
 /// POSIX ACLs are the attributes `system.posix_acl_access` and `system.posix_acl_default` and need nothing special.
@@ -91,10 +91,22 @@ enum ExtendedAttributes {
 
     /// Sets one attribute (`lsetxattr`, creating or replacing it).
     static func write(_ attribute: Node.ExtendedAttribute, at procPath: [UInt8], displayPath: [UInt8]) throws {
-        let rc = withCString(procPath) { path in
-            withCString(attribute.name) { name in
-                attribute.value.withUnsafeBytes { haul_lsetxattr(path, name, $0.baseAddress, $0.count, 0) }
-            }
+        try write(attribute, displayPath: displayPath) { name, value, size in
+            withCString(procPath) { haul_lsetxattr($0, name, value, size, 0) }
+        }
+    }
+
+    /// Sets one attribute of an open file (`fsetxattr`, creating or replacing it).
+    static func write(_ attribute: Node.ExtendedAttribute, fd: Int32, displayPath: [UInt8]) throws {
+        try write(attribute, displayPath: displayPath) { haul_fsetxattr(fd, $0, $1, $2, 0) }
+    }
+
+    private static func write(
+        _ attribute: Node.ExtendedAttribute, displayPath: [UInt8],
+        set: (UnsafePointer<CChar>, UnsafeRawPointer?, Int) -> Int32
+    ) throws {
+        let rc = withCString(attribute.name) { name in
+            attribute.value.withUnsafeBytes { set(name, $0.baseAddress, $0.count) }
         }
         guard rc == 0 else {
             throw SystemCallError.make("set extended attribute \(printable(attribute.name)) on", displayPath)

@@ -30,19 +30,25 @@ public struct RestoreOptions: Sendable {
     /// (`DirectFileWriter`): past the page cache, in 1 MiB blocks written while the next chunks are decoded.
     public var directWrites: Bool
     public static let directWriteMinimum: UInt64 = 1 << 20
+    /// Write a file whose name is new in the target as an unnamed file (`O_TMPFILE`) and link it under its name when
+    /// complete, where the file system can (else, and for files that replace existing ones, under a temporary
+    /// `.haul-restore-*` name renamed when complete). Either way a file appears under its own name only complete.
+    public var unnamedFiles: Bool
 
     public init(
         includes: [PathPattern] = [],
         overwrite: OverwritePolicy = .refuseNonEmptyTarget,
         restoreOwnership: Bool = getuid() == 0,
         fileConcurrency: Int = 4,
-        directWrites: Bool = true
+        directWrites: Bool = true,
+        unnamedFiles: Bool = true
     ) {
         self.includes = includes
         self.overwrite = overwrite
         self.restoreOwnership = restoreOwnership
         self.fileConcurrency = max(1, fileConcurrency)
         self.directWrites = directWrites
+        self.unnamedFiles = unnamedFiles
     }
 }
 

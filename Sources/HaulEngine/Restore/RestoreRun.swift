@@ -26,6 +26,10 @@ final class RestoreRun: Sendable {
     private let treeCache = Mutex<(trees: [BlobID: Tree], nodes: Int)>(([:], 0))
     static let treeCacheNodes = 250_000
     private let warningsAdded = Mutex(0)
+    /// New files are written as unnamed files (`O_TMPFILE`) and linked under their names when complete; cleared when
+    /// the target's file system cannot make them, or when neither `linkat(AT_EMPTY_PATH)` (root) nor `/proc/self/fd`
+    /// can name them.
+    private let unnamedFiles: Atomic<Bool>
 
     struct HardlinkKey: Hashable {
         var device: UInt64
@@ -68,6 +72,7 @@ final class RestoreRun: Sendable {
         self.progress = progress
         self.warnings = warnings
         self.root = root
+        self.unnamedFiles = Atomic(options.unnamedFiles && (geteuid() == 0 || access("/proc/self/fd", X_OK) == 0))
     }
 
     var warningCount: Int { warningsAdded.withLock { $0 } }
@@ -274,6 +279,17 @@ final class RestoreRun: Sendable {
         }
     }
 
+    /// An empty unnamed file in `dir` (`O_TMPFILE`), or nil where the file system cannot make one (remembered for the
+    /// rest of the restore) or the call fails (a named temporary file then meets the same error and reports it).
+    private func openUnnamedFile(in dir: DirectoryHandle) -> Int32? {
+        guard unnamedFiles.load(ordering: .relaxed) else { return nil }
+        let fd = haul_open_tmpfile(dir.fd, 0o600)
+        if fd >= 0 { return fd }
+        let code = errno
+        if code == haul_eopnotsupp() || code == haul_eisdir() { unnamedFiles.store(false, ordering: .relaxed) }
+        return nil
+    }
+
     /// Creates an empty file under a fresh temporary name in `dir`; returns its descriptor and name.
     private func createTemporaryFile(in dir: DirectoryHandle, path: [UInt8]) throws -> (Int32, [UInt8]) {
         let flags = O_WRONLY | O_CREAT | O_EXCL | haul_o_nofollow() | haul_o_cloexec()
@@ -326,13 +342,14 @@ final class RestoreRun: Sendable {
     /// (the mtime last); then renames it to its own name, so a file under its own name is always complete.
     func restoreFile(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) async throws -> RestoreSummary {
         var summary = RestoreSummary()
-        switch try disposition(of: node, in: dir, path: path) {
+        let disposition = try disposition(of: node, in: dir, path: path)
+        switch disposition {
         case .skip, .blocked:
             summary.skipped += 1
         case .unchanged:
             summary.unchanged += 1
         case .create, .replace, .merge:
-            summary = try await writeFile(node, in: dir, path: path)
+            summary = try await writeFile(node, in: dir, path: path, isNew: disposition == .create)
             summary.files += 1
         }
         progress.addFile(path: printable(path))
@@ -340,13 +357,21 @@ final class RestoreRun: Sendable {
         return summary
     }
 
-    private func writeFile(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) async throws -> RestoreSummary {
+    /// A file for a name that does not exist yet (`isNew`) is written as an unnamed file and linked under its name
+    /// when complete; one that replaces an existing file, or where unnamed files are not available, under a
+    /// temporary name that is renamed over its own. On ext4 in this VM creating 200k small files took 9.2 s with
+    /// `O_TMPFILE` + `linkat`, 12.2 s with a temporary name + `renameat` (and 7.8 s under the final name directly).
+    private func writeFile(_ node: Node, in dir: DirectoryHandle, path: [UInt8], isNew: Bool) async throws
+        -> RestoreSummary
+    {
         var summary = RestoreSummary()
-        let (fd, temporary) = try createTemporaryFile(in: dir, path: path)
-        var renamed = false
+        let unnamed = isNew ? openUnnamedFile(in: dir) : nil
+        let (fd, temporary): (Int32, [UInt8]?) =
+            try unnamed.map { ($0, nil) } ?? createTemporaryFile(in: dir, path: path)
+        var named = false
         defer {
             close(fd)
-            if !renamed { _ = withCString(temporary) { unlinkat(dir.fd, $0, 0) } }
+            if !named, let temporary { _ = withCString(temporary) { unlinkat(dir.fd, $0, 0) } }
         }
         // A large file goes through a DirectFileWriter while its chunks come in order (as backups write them); a
         // chunk before the end of the previous one (not something Haul writes) sends the rest through pwrite.
@@ -378,10 +403,15 @@ final class RestoreRun: Sendable {
         if furthest != node.size, ftruncate(fd, off_t(clamping: node.size)) != 0 {
             throw SystemCallError.make("set the size of", path)
         }
-        applyMetadata(node, fd: fd, in: dir, entry: temporary, path: path)
-        let rc = withCString(temporary) { from in withCString(node.name) { renameat(dir.fd, from, dir.fd, $0) } }
-        if rc != 0 { throw SystemCallError.make("rename the finished file into", path) }
-        renamed = true
+        applyMetadata(node, fd: fd, in: dir, path: path)
+        if let temporary {
+            let rc = withCString(temporary) { from in withCString(node.name) { renameat(dir.fd, from, dir.fd, $0) } }
+            if rc != 0 { throw SystemCallError.make("rename the finished file into", path) }
+        } else {
+            let rc = withCString(node.name) { haul_link_open_file(fd, dir.fd, $0) }
+            if rc != 0 { throw SystemCallError.make("link the finished file into", path) }
+        }
+        named = true
         return summary
     }
 
@@ -495,11 +525,9 @@ final class RestoreRun: Sendable {
     // MARK: Metadata
 
     /// Owner, extended attributes, mode, times, in that order (see `Restorer`). Uses `fd` when the entry is open,
-    /// else `dir` and `entry` (default: the node's name) without following a symlink. Failures are warnings.
-    private func applyMetadata(
-        _ node: Node, fd: Int32?, in dir: DirectoryHandle, entry: [UInt8]? = nil, path: [UInt8]
-    ) {
-        let name = entry ?? node.name
+    /// else `dir` and the node's name without following a symlink. Failures are warnings.
+    private func applyMetadata(_ node: Node, fd: Int32?, in dir: DirectoryHandle, path: [UInt8]) {
+        let name = node.name
         let nofollow = haul_at_symlink_nofollow()
         if options.restoreOwnership {
             let rc =
@@ -508,10 +536,14 @@ final class RestoreRun: Sendable {
             if rc != 0 { warn(path, "cannot set owner \(node.uid):\(node.gid): \(String(cString: strerror(errno)))") }
         }
         if !node.xattrs.isEmpty {
-            let procPath = dir.procPath(of: name)
+            let procPath = fd == nil ? dir.procPath(of: name) : []
             for attribute in node.xattrs {
                 do {
-                    try ExtendedAttributes.write(attribute, at: procPath, displayPath: path)
+                    if let fd {
+                        try ExtendedAttributes.write(attribute, fd: fd, displayPath: path)
+                    } else {
+                        try ExtendedAttributes.write(attribute, at: procPath, displayPath: path)
+                    }
                 } catch let error as HaulError {
                     warn(path, error.message)
                 } catch {

@@ -13,7 +13,7 @@ import HaulFormat
 ///   link count is above 1 becomes `linkat` to the first one, across directories too;
 /// - device nodes only as root (otherwise a warning);
 /// - metadata, in this order: owner (`fchownat(AT_SYMLINK_NOFOLLOW)`, when `restoreOwnership`), extended attributes
-///   including ACLs (`lsetxattr` on `/proc/self/fd/<dirfd>/<name>`), mode including setuid/setgid/sticky (`fchmod`/
+///   including ACLs (`fsetxattr` on a file's descriptor, else `lsetxattr` on `/proc/self/fd/<dirfd>/<name>`), mode including setuid/setgid/sticky (`fchmod`/
 ///   `fchmodat`, after `chown`, which clears setuid), times with nanoseconds (`utimensat(AT_SYMLINK_NOFOLLOW)`; the
 ///   access time is set to the stored mtime). Directories get theirs after their content (post-order).
 ///
@@ -23,9 +23,11 @@ import HaulFormat
 /// subdirectories are restored by tasks of their own beside the walk, unless the snapshot holds files with several
 /// links (then directories go one after another, so the names of an inode are met in walk order).
 ///
-/// A regular file is written under a temporary name (`.haul-restore-<random>`) in its directory and renamed to its
-/// own name only when its content and metadata are complete, its mtime set last. So an interrupted restore leaves
-/// only complete files under their own names, and a second restore with `OverwritePolicy.ifChanged` into the same
+/// A regular file gets its own name only when its content and metadata are complete, its mtime set last: a new one is
+/// written as an unnamed file in its directory (`O_TMPFILE`) and linked under its name (`linkat`); one that replaces
+/// an existing file, or any where the file system has no `O_TMPFILE`, is written under a temporary name
+/// (`.haul-restore-<random>`) and renamed over its own. So an interrupted restore leaves only complete files under
+/// their own names, and a second restore with `OverwritePolicy.ifChanged` into the same
 /// target keeps them (same size and mtime), removes the temporary files left behind, and writes the rest; hard
 /// links and directory metadata come out as from one uninterrupted restore.
 public struct Restorer: Sendable {
