@@ -339,8 +339,9 @@ final class RestoreRun: Sendable {
         return summary
     }
 
-    /// Writes a regular file under a temporary name in `dir`: chunks at their offsets, then the size, then metadata
-    /// (the mtime last); then renames it to its own name, so a file under its own name is always complete.
+    /// Writes a regular file in `dir` without a name or under a temporary one (`writeFile`): chunks at their offsets,
+    /// then the size, then metadata (the mtime last); only then does it get its own name, so a file under its own
+    /// name is always complete.
     func restoreFile(_ node: Node, in dir: DirectoryHandle, path: [UInt8]) async throws -> RestoreSummary {
         var summary = RestoreSummary()
         let disposition = try disposition(of: node, in: dir, path: path)
