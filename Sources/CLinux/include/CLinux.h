@@ -29,7 +29,8 @@ int haul_reopen_direct(int fd);
 // before 3.11) where the file system cannot make one.
 int haul_open_tmpfile(int dirfd, mode_t mode);
 // Gives the unnamed file open as `fd` the name `name` in `dirfd` (never replacing an entry: EEXIST): linkat with
-// AT_EMPTY_PATH, which needs CAP_DAC_READ_SEARCH, else through /proc/self/fd/<fd> with AT_SYMLINK_FOLLOW.
+// AT_EMPTY_PATH (before Linux 6.10 only with CAP_DAC_READ_SEARCH, else ENOENT), else through /proc/self/fd/<fd>
+// with AT_SYMLINK_FOLLOW.
 int haul_link_open_file(int fd, int dirfd, const char *name);
 int haul_at_symlink_nofollow(void);
 int haul_at_removedir(void);

@@ -27,8 +27,8 @@ final class RestoreRun: Sendable {
     static let treeCacheNodes = 250_000
     private let warningsAdded = Mutex(0)
     /// New files are written as unnamed files (`O_TMPFILE`) and linked under their names when complete; cleared when
-    /// the target's file system cannot make them, or when neither `linkat(AT_EMPTY_PATH)` (root) nor `/proc/self/fd`
-    /// can name them.
+    /// the target's file system cannot make them; off from the start when neither `linkat(AT_EMPTY_PATH)` (root, or
+    /// anyone on Linux 6.10 and later) nor `/proc/self/fd` can be counted on to name them.
     private let unnamedFiles: Atomic<Bool>
 
     struct HardlinkKey: Hashable {
