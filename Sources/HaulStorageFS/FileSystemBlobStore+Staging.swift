@@ -87,6 +87,7 @@ final class StagedFile: StagedObject {
             }
             try SystemCall.fsyncDirectory(directory)
         }
+        if key.kind == .data { store.packDescriptors.drop(target) }
     }
 
     func discard() {

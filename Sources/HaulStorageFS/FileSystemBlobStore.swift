@@ -17,9 +17,9 @@ import HaulStorage
 /// `fsync`s the directory. Missing folders are made on demand (`mkdir(2)`, then `fsync` of the parent). A crash
 /// leaves at most a temporary file, which `list` ignores and `removeStaleTemporaryFiles(olderThan:)` removes.
 ///
-/// Reads use `open(2)` + `pread(2)`. Files and folders that are not named by the format are ignored, not errors.
-/// Blocking system calls run on a private dispatch queue, never on Swift's cooperative threads.
-/// Objects are created with mode 0600 and folders with 0700.
+/// Reads use `open(2)` + `pread(2)`; ranged reads of packs keep their descriptors open (`PackDescriptors`). Files and
+/// folders that are not named by the format are ignored, not errors. Blocking system calls run on a private dispatch
+/// queue, never on Swift's cooperative threads. Objects are created with mode 0600 and folders with 0700.
 public struct FileSystemBlobStore: BlobStore {
     /// The repository directory, without a trailing slash.
     public let root: String
@@ -30,6 +30,9 @@ public struct FileSystemBlobStore: BlobStore {
     /// Staged objects (packs) are written with `O_DIRECT` where the file system supports it, past the page cache
     /// (`StagedFile`). Off: ordinary buffered writes.
     public var directStagedWrites = true
+
+    /// Descriptors of packs kept open for ranged reads (shared by copies of this store).
+    let packDescriptors = PackDescriptors()
 
     static let temporaryPrefix = ".tmp-"
     static let fileMode: mode_t = 0o600
@@ -84,13 +87,18 @@ public struct FileSystemBlobStore: BlobStore {
     ///
     /// Reads of at most `inlineReadLimit` bytes (a restore's small blobs) run on the calling thread: from the page
     /// cache they take microseconds, less than a hop to the I/O queue and back.
+    ///
+    /// Packs are read through descriptors kept open across reads (`PackDescriptors`).
     public func get(_ key: ObjectKey, offset: Int64, length: Int) async throws -> [UInt8] {
         let path = path(of: key)
+        let packs = key.kind == .data ? packDescriptors : nil
         let read: @Sendable () throws -> [UInt8] = {
-            try Self.withObject(path, key) { fd, size in
+            let body = { (fd: Int32, size: Int64) throws -> [UInt8] in
                 let start = try ByteRange.validatedStart(offset: offset, length: length, size: size, key: key)
                 return try SystemCall.readAll(fd, offset: Int64(start), length: min(length, Int(size) - start), path)
             }
+            guard let packs else { return try Self.withObject(path, key, body) }
+            return try packs.with(path, open: { try Self.openObject(path, key) }, body)
         }
         if length <= Self.inlineReadLimit { return try read() }
         return try await Self.blocking(read)
@@ -146,6 +154,7 @@ public struct FileSystemBlobStore: BlobStore {
         let root = root
         let directory = directory(of: key)
         let target = path(of: key)
+        defer { if key.kind == .data { packDescriptors.drop(target) } }
         try await Self.blocking { () throws in
             try Self.makeDirectories(for: key, root: root)
             let temporary = "\(directory)/\(Self.temporaryPrefix)\(Self.randomSuffix())"
@@ -181,6 +190,7 @@ public struct FileSystemBlobStore: BlobStore {
     public func delete(_ key: ObjectKey) async throws {
         let target = path(of: key)
         let directory = directory(of: key)
+        defer { if key.kind == .data { packDescriptors.drop(target) } }
         try await Self.blocking { () throws in
             if Glibc.unlink(target) != 0 {
                 let code = errno
@@ -214,6 +224,13 @@ public struct FileSystemBlobStore: BlobStore {
     private static func withObject<T>(
         _ path: String, _ key: ObjectKey, _ body: (Int32, Int64) throws -> T
     ) throws -> T {
+        let (fd, size) = try openObject(path, key)
+        defer { Glibc.close(fd) }
+        return try body(fd, size)
+    }
+
+    /// Opens an object read-only; returns its descriptor and size. A missing object is `.notFound`.
+    static func openObject(_ path: String, _ key: ObjectKey) throws -> (fd: Int32, size: Int64) {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -222,10 +239,16 @@ public struct FileSystemBlobStore: BlobStore {
             }
             throw SystemCall.error("open", path, errno: code)
         }
-        defer { Glibc.close(fd) }
-        let info = try SystemCall.fstat(fd, path)
-        guard info.isRegularFile else { throw HaulError(.io, "\(path) is not a regular file; move it out of the way") }
-        return try body(fd, Int64(info.st_size))
+        do {
+            let info = try SystemCall.fstat(fd, path)
+            guard info.isRegularFile else {
+                throw HaulError(.io, "\(path) is not a regular file; move it out of the way")
+            }
+            return (fd, Int64(info.st_size))
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
     }
 
     /// Makes the object's folders that are missing (`mkdir(2)`), `fsync`ing each parent after a creation.

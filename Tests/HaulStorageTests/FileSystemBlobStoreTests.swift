@@ -76,6 +76,52 @@ import Testing
         }
     }
 
+    @Test func rangedReadsOfPacksKeepAFewDescriptorsAndSeeRewritesAndDeletes() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root)
+            let packs = (1...12).map { testKey(.data, $0, prefix: "ab") }
+            for (n, pack) in packs.enumerated() { try await store.put(pack, testBytes(300, UInt8(n))) }
+            for _ in 0..<2 {
+                for (n, pack) in packs.enumerated() {
+                    #expect(
+                        try await store.get(pack, offset: 100, length: 50) == Array(testBytes(300, UInt8(n))[100..<150])
+                    )
+                }
+            }
+            #expect(store.packDescriptors.count == store.packDescriptors.capacity)
+            // Index files are not kept.
+            try await store.put(testKey(.index, 1), testBytes(10))
+            #expect(try await store.get(testKey(.index, 1), offset: 2, length: 3) == Array(testBytes(10)[2..<5]))
+
+            let last = packs.last!
+            try await store.put(last, testBytes(300, 99), mode: .overwrite)
+            #expect(try await store.get(last, offset: 0, length: 4) == Array(testBytes(300, 99)[0..<4]))
+            try await store.delete(last)
+            await #expect {
+                _ = try await store.get(last, offset: 0, length: 4)
+            } throws: { ($0 as? HaulError)?.code == .notFound }
+        }
+    }
+
+    @Test func aDescriptorDroppedWhileInUseIsClosedAfterItsRead() async throws {
+        try await TemporaryDirectory.with { root in
+            let path = root + "/pack"
+            try writeFile(path, contents: Data(testBytes(64)))
+            let descriptors = PackDescriptors(capacity: 2)
+            let open = { () throws -> (fd: Int32, size: Int64) in (Glibc.open(path, O_RDONLY | O_CLOEXEC), 64) }
+            let kept = try descriptors.with(path, open: open) { fd, _ in fd }
+            let used = try descriptors.with(path, open: open) { fd, _ in
+                descriptors.drop(path)
+                var byte: UInt8 = 0
+                #expect(pread(fd, &byte, 1, 1) == 1 && byte == testBytes(64)[1], "still readable while in use")
+                return fd
+            }
+            #expect(used == kept, "the second read used the kept descriptor")
+            #expect(descriptors.count == 0)
+            #expect(fcntl(used, F_GETFD) == -1, "closed once the read ended")
+        }
+    }
+
     @Test func concurrentCreateOnlyPutsHaveOneWinner() async throws {
         try await TemporaryDirectory.with { root in
             let store = try FileSystemBlobStore(root: root)
