@@ -13,9 +13,10 @@ import HaulFormat
 ///   link count is above 1 becomes `linkat` to the first one, across directories too;
 /// - device nodes only as root (otherwise a warning);
 /// - metadata, in this order: owner (`fchownat(AT_SYMLINK_NOFOLLOW)`, when `restoreOwnership`), extended attributes
-///   including ACLs (`fsetxattr` on a file's descriptor, else `lsetxattr` on `/proc/self/fd/<dirfd>/<name>`), mode including setuid/setgid/sticky (`fchmod`/
-///   `fchmodat`, after `chown`, which clears setuid), times with nanoseconds (`utimensat(AT_SYMLINK_NOFOLLOW)`; the
-///   access time is set to the stored mtime). Directories get theirs after their content (post-order).
+///   including ACLs (`fsetxattr` on a file's descriptor, else `lsetxattr` on `/proc/self/fd/<dirfd>/<name>`), mode
+///   including setuid/setgid/sticky (`fchmod`/`fchmodat`, after `chown`, which clears setuid), times with nanoseconds
+///   (`utimensat(AT_SYMLINK_NOFOLLOW)`; the access time is set to the stored mtime). Directories get theirs after
+///   their content (post-order). A file this restore created is not given an owner or a mode it already has.
 ///
 /// Metadata that cannot be set (an xattr the target file system refuses, an owner without root) is a warning in the
 /// `WarningLog`; a blob that cannot be loaded or a write that fails stops the restore with an error.
@@ -27,9 +28,9 @@ import HaulFormat
 /// written as an unnamed file in its directory (`O_TMPFILE`) and linked under its name (`linkat`); one that replaces
 /// an existing file, or any where the file system has no `O_TMPFILE`, is written under a temporary name
 /// (`.haul-restore-<random>`) and renamed over its own. So an interrupted restore leaves only complete files under
-/// their own names, and a second restore with `OverwritePolicy.ifChanged` into the same
-/// target keeps them (same size and mtime), removes the temporary files left behind, and writes the rest; hard
-/// links and directory metadata come out as from one uninterrupted restore.
+/// their own names, and a second restore with `OverwritePolicy.ifChanged` into the same target keeps them (same size
+/// and mtime), removes the temporary files left behind, and writes the rest; hard links and directory metadata come
+/// out as from one uninterrupted restore.
 public struct Restorer: Sendable {
     public let source: any BlobSource
     public let options: RestoreOptions
