@@ -75,7 +75,7 @@ final class PackDescriptors: Sendable {
             var evicted: Int32?
             if s.entries.count >= capacity {
                 guard
-                    let (victim, entry) = s.entries.filter({ $0.value.users == 0 }).min(by: {
+                    let (victim, entry) = s.entries.lazy.filter({ $0.value.users == 0 }).min(by: {
                         $0.value.lastUse < $1.value.lastUse
                     })
                 else { return (false, nil) }
