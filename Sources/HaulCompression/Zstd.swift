@@ -90,6 +90,18 @@ public final class ZstdDecompressor {
     }
 }
 
+extension ZstdDecompressor {
+    /// The content size a zstd frame records in its header (every frame Haul writes records it), at most `limit`;
+    /// nil when `src` is not a frame with a recorded size or the size is above `limit`.
+    public static func frameContentSize(_ src: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        guard src.count > 0 else { return nil }
+        let size = ZSTD_getFrameContentSize(src.baseAddress, src.count)
+        // ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR are the two largest values.
+        guard size < UInt64.max - 1, size <= UInt64(limit) else { return nil }
+        return Int(size)
+    }
+}
+
 /// The per-blob compression decision of format.md §4.
 public enum Compression {
     /// zstd-compresses `src` unless the result is not at least 1/32 smaller than `src` (format.md §4); then

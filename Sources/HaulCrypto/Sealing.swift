@@ -45,6 +45,8 @@ private func writeNonce(_ p: UnsafeMutableRawBufferPointer, domain: UInt32, coun
 /// The pack key is `HKDF(encryptionKey, salt, "haul v1 pack")`. Blob `i` uses nonce `u32 BE 0 ‖ u64 BE i` and
 /// aad `u8(type) ‖ blobID`; the header uses nonce `u32 BE 0xFFFFFFFF ‖ u64 BE 0` and aad = the 44-byte preamble.
 public struct PackSealer: Sendable {
+    /// The id in the aad of a group of small blobs, sealed as one record (format.md §4, §6): 32 zero bytes.
+    public static let groupID = BlobID(Digest256(w0: 0, w1: 0, w2: 0, w3: 0))
     /// The pack's salt (bytes 12..<44 of the preamble).
     public let salt: [UInt8]
     private let key: SymmetricKey

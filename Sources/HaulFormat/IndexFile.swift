@@ -24,14 +24,16 @@ public struct IndexFile: Sendable, Hashable {
     }
 
     static let magic = "HIDX"
-    static let entryLength = 50
+    /// The version new index files are written with; 1 (before groups of small blobs) is still read.
+    static let version: UInt8 = 2
+    static func entryLength(version: UInt8) -> Int { version == 1 ? 50 : 54 }
 
     public var blobCount: Int { packs.reduce(0) { $0 + $1.entries.count } }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 64 + packs.count * 76 + blobCount * Self.entryLength)
+        var w = ByteWriter(capacity: 64 + packs.count * 76 + blobCount * Self.entryLength(version: Self.version))
         w.raw(Array(Self.magic.utf8))
-        w.u8(1)
+        w.u8(Self.version)
         w.raw([0, 0, 0])
         w.u32(UInt32(supersedes.count))
         for s in supersedes { w.digest(s.digest) }
@@ -45,7 +47,11 @@ public struct IndexFile: Sendable, Hashable {
             w.raw(p.salt)
             for e in p.entries { all.append((e, UInt32(ordinal))) }
         }
-        all.sort { ($0.0.id, $0.1, $0.0.offset) < ($1.0.id, $1.1, $1.0.offset) }
+        all.sort {
+            ($0.0.id, $0.1, $0.0.offset, $0.0.storedMemberOffset) < (
+                $1.0.id, $1.1, $1.0.offset, $1.0.storedMemberOffset
+            )
+        }
         w.u32(UInt32(all.count))
         for (e, ordinal) in all {
             w.digest(e.id.digest)
@@ -55,6 +61,7 @@ public struct IndexFile: Sendable, Hashable {
             w.u32(e.offset)
             w.u32(e.storedLength)
             w.u32(e.rawLength)
+            w.u32(e.storedMemberOffset)
         }
         return w.bytes
     }
@@ -63,7 +70,10 @@ public struct IndexFile: Sendable, Hashable {
         var r = ByteReader(bytes, what: what)
         try r.expect(magic: Self.magic)
         let version = try r.u8()
-        guard version == 1 else { throw HaulError(.unsupportedVersion, "\(what) has index version \(version)") }
+        guard version == 1 || version == Self.version else {
+            throw HaulError(
+                .unsupportedVersion, "\(what) has index version \(version); this Haul reads versions 1 and 2")
+        }
         _ = try r.raw(3)
         let sCount = Int(try r.u32())
         guard sCount * 32 <= r.remaining else { throw HaulError(.corrupted, "\(what) is truncated") }
@@ -79,7 +89,7 @@ public struct IndexFile: Sendable, Hashable {
             packs.append(PackInfo(id: id, size: size, salt: try r.raw(32), entries: []))
         }
         let eCount = Int(try r.u32())
-        guard eCount * Self.entryLength == r.remaining else {
+        guard eCount * Self.entryLength(version: version) == r.remaining else {
             throw HaulError(.corrupted, "\(what) declares \(eCount) entries but holds \(r.remaining) bytes")
         }
         for _ in 0..<eCount {
@@ -91,16 +101,20 @@ public struct IndexFile: Sendable, Hashable {
             guard ordinal < packs.count else {
                 throw HaulError(.corrupted, "\(what) refers to pack #\(ordinal) of \(packs.count)")
             }
+            let (offset, storedLength, rawLength) = (try r.u32(), try r.u32(), try r.u32())
+            let member = version == 1 ? nil : PackEntry.memberOffset(stored: try r.u32())
             packs[ordinal].entries.append(
                 PackEntry(
-                    id: id, type: type, compression: comp, offset: try r.u32(), storedLength: try r.u32(),
-                    rawLength: try r.u32()))
+                    id: id, type: type, compression: comp, offset: offset, storedLength: storedLength,
+                    rawLength: rawLength, memberOffset: member))
         }
         for (i, p) in packs.enumerated() where p.entries.count != declared[i] {
             throw HaulError(
                 .corrupted, "\(what) lists \(p.entries.count) blobs for pack \(p.id) but declared \(declared[i])")
         }
-        for i in packs.indices { packs[i].entries.sort { $0.offset < $1.offset } }
+        for i in packs.indices {
+            packs[i].entries.sort { ($0.offset, $0.storedMemberOffset) < ($1.offset, $1.storedMemberOffset) }
+        }
         self.packs = packs
     }
 }

@@ -2,10 +2,27 @@ import HaulFormat
 import HaulStorage
 import Synchronization
 
+/// Small data blobs gathered to be compressed and sealed as one record (format.md §4).
+struct BlobGroup: Sendable {
+    struct Member: Sendable {
+        var id: BlobID
+        var offset: UInt32
+        var length: UInt32
+    }
+    var plaintext: [UInt8] = []
+    var members: [Member] = []
+
+    mutating func append(id: BlobID, _ bytes: [UInt8]) {
+        members.append(Member(id: id, offset: UInt32(plaintext.count), length: UInt32(bytes.count)))
+        plaintext.append(contentsOf: bytes)
+    }
+}
+
 /// Collects new blobs into packs, stores finished packs and writes index files (format.md §6, §7, §11).
 ///
 /// Callers compute ids and compress outside (in parallel); the saver only deduplicates, seals and appends, which is
-/// cheap, so one actor keeps up with several workers. A pack is stored before any index file names it, and an index
+/// cheap, so one actor keeps up with several workers. Data blobs under `groupMemberLimit` are gathered into groups
+/// (format.md §4); the caller whose blob fills a group compresses it, outside the actor, before it is sealed. A pack is stored before any index file names it, and an index
 /// file is written for every `packsPerIndex` packs, so an interrupted backup's packs are found and reused.
 public actor BlobSaver {
     public struct Statistics: Sendable, Hashable {
@@ -16,8 +33,15 @@ public actor BlobSaver {
         public var indexFiles: Int = 0
     }
 
+    /// Data blobs shorter than this are sealed in groups (format.md §4).
+    public static let groupMemberLimit = 16 << 10
+    /// A group is sealed once its plaintext reaches this size.
+    public static let groupTarget = 64 << 10
+
     let repository: Repository
     let packsPerIndex: Int
+    /// The group being gathered, per blob type (only data blobs are grouped).
+    private var groups: [BlobType: BlobGroup] = [:]
     /// False when repacking: blobs already indexed elsewhere must still be written again.
     nonisolated let dedupeAgainstIndex: Bool
     private var writers: [BlobType: PackWriter] = [:]
@@ -48,14 +72,55 @@ public actor BlobSaver {
     /// this for every chunk before compressing it.
     public nonisolated func isPending(_ id: BlobID) -> Bool { pending.withLock { $0.contains(id) } }
 
-    /// Hashes, compresses and saves a blob if it is new; returns its id. Convenience for small blobs (trees).
+    /// Hashes, compresses and saves a blob if it is new (a small data blob in a group); returns its id. Convenience
+    /// for trees and for blobs copied by prune.
     public nonisolated func save(type: BlobType, plaintext: [UInt8]) async throws -> BlobID {
         let id = plaintext.withUnsafeBytes { repository.blobID(of: $0) }
         if dedupeAgainstIndex && repository.index.contains(id) { return id }
+        if type == .data && plaintext.count < Self.groupMemberLimit {
+            try await saveMember(id: id, type: type, plaintext: plaintext)
+            return id
+        }
         let (compression, compressed) = try plaintext.withUnsafeBytes { try repository.compress($0) }
         try await add(
             id: id, type: type, compression: compression, rawLength: plaintext.count, payload: compressed ?? plaintext)
         return id
+    }
+
+    /// Saves a data blob under `groupMemberLimit` if it is new: it joins the group being gathered, and when that
+    /// group is full this caller compresses it (outside the actor) and seals it into the pack (format.md §4).
+    public nonisolated func saveMember(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws {
+        precondition(plaintext.count < Self.groupMemberLimit, "a group member is under groupMemberLimit bytes")
+        guard let full = try await gather(id: id, type: type, plaintext: plaintext) else { return }
+        let (compression, compressed) = try full.plaintext.withUnsafeBytes { try repository.compressGroup($0) }
+        try await seal(full, type: type, compression: compression, payload: compressed ?? full.plaintext)
+    }
+
+    /// Adds a blob to its type's group; returns the group when it is full (the caller compresses and seals it).
+    private func gather(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws -> BlobGroup? {
+        while storing >= 2 {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        if isKnown(id) { return nil }
+        var group = groups.removeValue(forKey: type) ?? BlobGroup()
+        group.append(id: id, plaintext)
+        pending.withLock { _ = $0.insert(id) }
+        statistics.blobsNew[type, default: 0] += 1
+        statistics.bytesRaw += UInt64(plaintext.count)
+        if group.plaintext.count >= Self.groupTarget { return group }
+        groups[type] = group
+        return nil
+    }
+
+    /// Seals a compressed group into its type's pack.
+    private func seal(_ group: BlobGroup, type: BlobType, compression: BlobCompression, payload: [UInt8]) async throws {
+        var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
+        try payload.withUnsafeBytes { try writer.addGroup(group, compression: compression, payload: $0) }
+        if writer.size >= repository.config.packSize {
+            try await store(writer)
+        } else {
+            writers[type] = writer
+        }
     }
 
     /// Adds a prepared blob; a duplicate is dropped. Returns true if the blob was new.
@@ -127,6 +192,11 @@ public actor BlobSaver {
 
     /// Stores the open packs and the last index file. Call before writing a snapshot that refers to the blobs.
     public func flush() async throws {
+        for (type, group) in groups {
+            groups[type] = nil
+            let (compression, compressed) = try group.plaintext.withUnsafeBytes { try repository.compressGroup($0) }
+            try await seal(group, type: type, compression: compression, payload: compressed ?? group.plaintext)
+        }
         for type in BlobType.allCases {
             if let writer = writers.removeValue(forKey: type) { try await store(writer) }
         }

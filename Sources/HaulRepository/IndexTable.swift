@@ -64,9 +64,9 @@ struct CacheIOError: Error, CustomStringConvertible {
 /// prefix never match each other. Immutable after `init`, which verifies everything a lookup relies on.
 final class IndexTable: @unchecked Sendable {
     static let magic = Array("HAULIDXC".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let headerLength = 104
-    static let entryLength = 52
+    static let entryLength = 56
     static let packRecordLength = 72
     static let checksumOffset = 72
 
@@ -170,7 +170,8 @@ final class IndexTable: @unchecked Sendable {
         return MemoryIndex.Slot(
             pack: Self.u32(e, 32), offset: Self.u32(e, 36), storedLength: Self.u32(e, 40), rawLength: Self.u32(e, 44),
             type: BlobType(rawValue: e.load(fromByteOffset: 48, as: UInt8.self))!,
-            compression: BlobCompression(rawValue: e.load(fromByteOffset: 49, as: UInt8.self))!)
+            compression: BlobCompression(rawValue: e.load(fromByteOffset: 49, as: UInt8.self))!,
+            memberOffset: Self.u32(e, 52))
     }
 
     func id(at i: Int) -> BlobID { BlobID(Self.digest(entries + i * Self.entryLength)) }

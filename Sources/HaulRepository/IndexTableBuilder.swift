@@ -168,6 +168,7 @@ struct IndexTableBuilder {
         out.append(e.type.rawValue)
         out.append(e.compression.rawValue)
         out.append(contentsOf: [0, 0])
+        appendLE(&out, UInt64(e.storedMemberOffset), 4)
     }
 
     private static func appendLE(_ out: inout [UInt8], _ v: UInt64, _ n: Int) {

@@ -31,6 +31,8 @@ public final class MemoryIndex: Sendable {
         var rawLength: UInt32
         var type: BlobType
         var compression: BlobCompression
+        /// As stored: `PackLayout.noMember` for a blob sealed alone (format.md §6).
+        var memberOffset: UInt32
     }
 
     struct PackRecord: Sendable {
@@ -84,7 +86,8 @@ public final class MemoryIndex: Sendable {
                 pack: p.id, salt: p.salt,
                 entry: PackEntry(
                     id: id, type: slot.type, compression: slot.compression, offset: slot.offset,
-                    storedLength: slot.storedLength, rawLength: slot.rawLength))
+                    storedLength: slot.storedLength, rawLength: slot.rawLength,
+                    memberOffset: PackEntry.memberOffset(stored: slot.memberOffset)))
         }
     }
 
@@ -102,7 +105,7 @@ public final class MemoryIndex: Sendable {
             for e in pack.entries where s.blobs[e.id] == nil && s.base?.find(e.id) == nil {
                 s.blobs[e.id] = Slot(
                     pack: ordinal, offset: e.offset, storedLength: e.storedLength, rawLength: e.rawLength, type: e.type,
-                    compression: e.compression)
+                    compression: e.compression, memberOffset: e.storedMemberOffset)
             }
         }
     }

@@ -86,6 +86,21 @@ struct PackWriter {
                 rawLength: UInt32(rawLength)))
     }
 
+    /// Seals a group of small blobs as one record (format.md §4, §6) and appends it: `payload` is the group's
+    /// plaintext, compressed if `compression == .zstd`. Each member gets an entry with the record's offset and length.
+    mutating func addGroup(_ group: BlobGroup, compression: BlobCompression, payload: UnsafeRawBufferPointer) throws {
+        let offset = UInt64(size)
+        let sealedLength = try sealer.sealBlob(index: offset, type: type, id: PackSealer.groupID, plaintext: payload) {
+            try emit($0)
+        }
+        for m in group.members {
+            entries.append(
+                PackEntry(
+                    id: m.id, type: type, compression: compression, offset: UInt32(offset),
+                    storedLength: UInt32(sealedLength), rawLength: m.length, memberOffset: m.offset))
+        }
+    }
+
     /// Appends the sealed header and trailer; returns the pack's bytes (or staged file) and its index record.
     consuming func finish() throws -> (output: Output, info: IndexFile.PackInfo) {
         let header = try sealer.sealHeader(PackHeader(entries: entries).encoded(), preamble: preamble)

@@ -72,18 +72,18 @@ extension Repository {
         let what = "pack \(id.hex)"
         let key = ObjectKey(.data, id)
         let summary = try await readPackHeader(id, size: size)
-        let entries = summary.info.entries.sorted { $0.offset < $1.offset }
+        let records = try Self.records(of: summary.info.entries, what: what)
         var hasher = SHA256()
         var position: Int64 = 0
         var next = 0
         while position < size {
             var end = size
             var last = next
-            if next < entries.count {
-                end = Int64(entries[next].offset) + Int64(entries[next].storedLength)
+            if next < records.count {
+                end = Int64(records[next][0].offset) + Int64(records[next][0].storedLength)
                 last = next + 1
-                while last < entries.count {
-                    let candidate = Int64(entries[last].offset) + Int64(entries[last].storedLength)
+                while last < records.count {
+                    let candidate = Int64(records[last][0].offset) + Int64(records[last][0].storedLength)
                     guard candidate - position <= Int64(segment) else { break }
                     end = candidate
                     last += 1
@@ -94,11 +94,26 @@ extension Repository {
             guard Int64(bytes.count) == end - position else { throw HaulError(.corrupted, "\(what) is truncated") }
             try bytes.withUnsafeBytes { buffer in
                 hasher.update(bufferPointer: buffer)
-                for e in entries[next..<last] {
+                for record in records[next..<last] {
+                    let e = record[0]
                     let start = Int(Int64(e.offset) - position)
-                    _ = try openBlob(
-                        sealedBytes: UnsafeRawBufferPointer(rebasing: buffer[start..<(start + Int(e.storedLength))]),
-                        location: BlobLocation(pack: id, salt: summary.info.salt, entry: e))
+                    let sealed = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + Int(e.storedLength))])
+                    let location = BlobLocation(pack: id, salt: summary.info.salt, entry: e)
+                    guard e.memberOffset != nil else {
+                        _ = try openBlob(sealedBytes: sealed, location: location)
+                        continue
+                    }
+                    let group = try openGroup(sealedBytes: sealed, location: location)
+                    let covered = record.reduce(0) { $0 + Int($1.rawLength) }
+                    guard covered == group.count else {
+                        throw HaulError(
+                            .corrupted,
+                            "\(what) has a group at offset \(e.offset) of \(group.count) bytes whose members cover "
+                                + "\(covered)")
+                    }
+                    for m in record {
+                        _ = try member(of: group, location: BlobLocation(pack: id, salt: summary.info.salt, entry: m))
+                    }
                 }
             }
             onBytes(bytes.count)
@@ -110,5 +125,30 @@ extension Repository {
             throw HaulError(
                 .corrupted, "\(what) does not match its name (SHA-256 is \(digest.hex)): the stored bytes are damaged")
         }
+    }
+
+    /// A pack's entries in records: a blob sealed alone, or the members of one group (format.md §4, §6), in file
+    /// order. Members of a group share the group's offset, length and compression and tile its plaintext in order.
+    static func records(of entries: [PackEntry], what: String) throws -> [[PackEntry]] {
+        let sorted = entries.sorted { ($0.offset, $0.storedMemberOffset) < ($1.offset, $1.storedMemberOffset) }
+        var records: [[PackEntry]] = []
+        for e in sorted {
+            if let first = records.last?.first, first.offset == e.offset {
+                let previous = records[records.count - 1].last!
+                guard let m = e.memberOffset, let p = previous.memberOffset, first.storedLength == e.storedLength,
+                    first.compression == e.compression, m == p + previous.rawLength
+                else {
+                    throw HaulError(
+                        .corrupted, "\(what) has overlapping blobs at offset \(e.offset) in its header")
+                }
+                records[records.count - 1].append(e)
+            } else {
+                guard e.memberOffset == nil || e.memberOffset == 0 else {
+                    throw HaulError(.corrupted, "\(what) has a group at offset \(e.offset) without its first member")
+                }
+                records.append([e])
+            }
+        }
+        return records
     }
 }

@@ -33,8 +33,10 @@ public final class Repository: Sendable {
     let decompressors = Pool<ZstdDecompressor> { ZstdDecompressor() }
     let sealers = Mutex<[PackID: PackSealer]>([:])
     let compressors: Pool<ZstdCompressor>
-    /// Compressors for blobs below `config.compression.smallBlobSize` (format.md §4).
+    /// Compressors for blobs below `config.compression.smallBlobSize` and for groups of small blobs (format.md §4).
     let smallBlobCompressors: Pool<ZstdCompressor>
+    /// The groups of small blobs opened last (format.md §4), so the members of one group are read and opened once.
+    let groupCache = Mutex(GroupCache(capacity: 16))
 
     init(
         store: any BlobStore, config: RepositoryConfig, keys: MasterKeys, keyID: ObjectID,
@@ -224,6 +226,7 @@ public final class Repository: Sendable {
         guard let loc = index.location(of: id) else {
             throw HaulError(.notFound, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index")
         }
+        if loc.entry.memberOffset != nil { return try member(of: try await loadGroup(loc), location: loc) }
         let sealed = try await store.get(
             ObjectKey(.data, loc.pack), offset: Int64(loc.entry.offset), length: Int(loc.entry.storedLength))
         guard sealed.count == Int(loc.entry.storedLength) else {
@@ -237,8 +240,87 @@ public final class Repository: Sendable {
         try sealed.withUnsafeBytes { try openBlob(sealedBytes: $0, location: loc) }
     }
 
-    /// Opens a sealed blob that lies in a larger buffer (a segment of its pack), without copying it out first.
+    /// The plaintext of the group `loc`'s blob belongs to: from the group cache, or read and opened (concurrent
+    /// readers of one group wait for one read).
+    func loadGroup(_ loc: BlobLocation) async throws -> [UInt8] {
+        let key = GroupCache.Key(pack: loc.pack, offset: loc.entry.offset)
+        let task = groupCache.withLock { cache in
+            if let task = cache.get(key) { return task }
+            let task = Task {
+                let sealed = try await store.get(
+                    ObjectKey(.data, loc.pack), offset: Int64(loc.entry.offset), length: Int(loc.entry.storedLength))
+                guard sealed.count == Int(loc.entry.storedLength) else {
+                    throw HaulError(
+                        .corrupted,
+                        "pack \(loc.pack.hex) is truncated: the group of blob \(loc.entry.id.hex) is cut short")
+                }
+                return try sealed.withUnsafeBytes { try openGroup(sealedBytes: $0, location: loc) }
+            }
+            cache.put(key, task)
+            return task
+        }
+        do {
+            return try await task.value
+        } catch {
+            groupCache.withLock { $0.remove(key) }
+            throw error
+        }
+    }
+
+    /// Opens a sealed group of small blobs (format.md §4, §6) and returns its plaintext, decompressed.
+    public func openGroup(sealedBytes sealed: UnsafeRawBufferPointer, location loc: BlobLocation) throws -> [UInt8] {
+        let sealer = packSealer(for: loc.pack, salt: loc.salt)
+        let what = "the group at offset \(loc.entry.offset) of pack \(loc.pack.hex)"
+        let payload: [UInt8]
+        do {
+            payload = try sealer.openBlob(
+                index: UInt64(loc.entry.offset), type: loc.entry.type, id: PackSealer.groupID, sealed: sealed)
+        } catch {
+            throw HaulError(.corrupted, "\(what) fails authentication", cause: error)
+        }
+        switch loc.entry.compression {
+        case .raw: return payload
+        case .zstd:
+            return try payload.withUnsafeBytes { p in
+                guard let size = ZstdDecompressor.frameContentSize(p, limit: Self.groupLimit) else {
+                    throw HaulError(.corrupted, "\(what) is not a zstd frame of at most \(Self.groupLimit) bytes")
+                }
+                return try decompressors.with { try $0.decompress(p, rawLength: size) }
+            }
+        }
+    }
+
+    /// The largest group plaintext a reader accepts (writers stay far below: format.md §4).
+    static let groupLimit = 16 << 20
+
+    /// Cuts `loc`'s blob out of its group's plaintext and checks its id.
+    public func member(of group: [UInt8], location loc: BlobLocation) throws -> [UInt8] {
+        let start = Int(loc.entry.memberOffset ?? 0)
+        let end = start + Int(loc.entry.rawLength)
+        guard end <= group.count else {
+            throw HaulError(
+                .corrupted,
+                "blob \(loc.entry.id.hex) lies outside its group (\(start)..<\(end) of \(group.count) bytes) in pack "
+                    + loc.pack.hex)
+        }
+        let plain = Array(group[start..<end])
+        try checkID(plain, location: loc)
+        return plain
+    }
+
+    private func checkID(_ plain: [UInt8], location loc: BlobLocation) throws {
+        let actual = plain.withUnsafeBytes { keys.blobID(of: $0) }
+        guard actual == loc.entry.id else {
+            throw HaulError(.corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) has the wrong content")
+        }
+    }
+
+    /// Opens a sealed blob that lies in a larger buffer (a segment of its pack), without copying it out first; a
+    /// member of a group is cut out of the opened group.
     public func openBlob(sealedBytes sealed: UnsafeRawBufferPointer, location loc: BlobLocation) throws -> [UInt8] {
+        if loc.entry.memberOffset != nil {
+            return try member(of: try openGroup(sealedBytes: sealed, location: loc), location: loc)
+        }
         let sealer = packSealer(for: loc.pack, salt: loc.salt)
         let payload: [UInt8]
         do {
@@ -256,10 +338,7 @@ public final class Repository: Sendable {
                 try payload.withUnsafeBytes { try d.decompress($0, rawLength: Int(loc.entry.rawLength)) }
             }
         }
-        let actual = plain.withUnsafeBytes { keys.blobID(of: $0) }
-        guard actual == loc.entry.id else {
-            throw HaulError(.corrupted, "blob \(loc.entry.id.hex) in pack \(loc.pack.hex) has the wrong content")
-        }
+        try checkID(plain, location: loc)
         return plain
     }
 
@@ -349,7 +428,7 @@ public final class Repository: Sendable {
         } catch {
             throw HaulError(.corrupted, "\(what) has a header that fails authentication", cause: error)
         }
-        return try PackHeader(decoding: plain, what: what).entries
+        return try PackHeader(decoding: plain, version: preamble[8], what: what).entries
     }
 
     // MARK: Snapshots
@@ -422,6 +501,11 @@ public final class Repository: Sendable {
             try Compression.compressIfUseful(plaintext, with: $0)
         }
     }
+
+    /// Compresses a group of small blobs' plaintext at the small-blob level (format.md §4).
+    func compressGroup(_ plaintext: UnsafeRawBufferPointer) throws -> (BlobCompression, [UInt8]?) {
+        try smallBlobCompressors.with { try Compression.compressIfUseful(plaintext, with: $0) }
+    }
 }
 
 extension Data {
@@ -451,5 +535,38 @@ final class Pool<Item>: @unchecked Sendable {
         let box = lock.withLock { $0.popLast() } ?? Box(make())
         defer { lock.withLock { if $0.count < 8 { $0.append(box) } } }
         return try body(box.item)
+    }
+}
+
+/// The last opened groups of small blobs, least recently used first out (format.md §4).
+struct GroupCache: Sendable {
+    struct Key: Hashable, Sendable {
+        var pack: PackID
+        var offset: UInt32
+    }
+    let capacity: Int
+    private var tasks: [Key: Task<[UInt8], any Error>] = [:]
+    /// Keys from least to most recently used.
+    private var order: [Key] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func get(_ key: Key) -> Task<[UInt8], any Error>? {
+        guard let task = tasks[key] else { return nil }
+        if let i = order.lastIndex(of: key), i != order.count - 1 {
+            order.remove(at: i)
+            order.append(key)
+        }
+        return task
+    }
+
+    mutating func put(_ key: Key, _ task: Task<[UInt8], any Error>) {
+        if tasks.updateValue(task, forKey: key) == nil { order.append(key) }
+        while order.count > capacity { tasks[order.removeFirst()] = nil }
+    }
+
+    mutating func remove(_ key: Key) {
+        tasks[key] = nil
+        order.removeAll { $0 == key }
     }
 }

@@ -133,6 +133,81 @@ import Testing
         #expect(decoded.blobCount == 3)
     }
 
+    @Test func membersOfAGroupKeepTheirOffsetsAndVersion1FilesStillDecode() throws {
+        func id(_ n: UInt64) -> BlobID { BlobID(Digest256(w0: n, w1: 0, w2: 0, w3: n)) }
+        let salt = [UInt8](repeating: 7, count: 32)
+        let pack = IndexFile.PackInfo(
+            id: ObjectID(Digest256(w0: 9, w1: 9, w2: 9, w3: 9)), size: 1000, salt: salt,
+            entries: [
+                PackEntry(id: id(5), type: .data, compression: .zstd, offset: 44, storedLength: 100, rawLength: 300),
+                PackEntry(
+                    id: id(7), type: .data, compression: .zstd, offset: 144, storedLength: 90, rawLength: 120,
+                    memberOffset: 0),
+                PackEntry(
+                    id: id(2), type: .data, compression: .zstd, offset: 144, storedLength: 90, rawLength: 80,
+                    memberOffset: 120),
+            ])
+        let file = IndexFile(packs: [pack])
+        let bytes = file.encoded()
+        #expect(bytes[4] == 2)
+        let decoded = try IndexFile(decoding: bytes, what: "index")
+        #expect(decoded == file)
+        #expect(decoded.packs[0].entries.map(\.memberOffset) == [nil, 0, 120])
+
+        // The same file in version 1 (50-byte entries, no member offsets, no groups).
+        let alone = IndexFile(packs: [
+            IndexFile.PackInfo(id: pack.id, size: 1000, salt: salt, entries: [pack.entries[0]])
+        ])
+        var v1 = ByteWriter()
+        v1.raw(Array("HIDX".utf8))
+        v1.raw([1, 0, 0, 0])
+        v1.u32(0)
+        v1.u32(1)
+        v1.digest(pack.id.digest)
+        v1.u64(1000)
+        v1.u32(1)
+        v1.raw(salt)
+        v1.u32(1)
+        let e = pack.entries[0]
+        v1.digest(e.id.digest)
+        v1.raw([e.type.rawValue, e.compression.rawValue])
+        for field in [0, e.offset, e.storedLength, e.rawLength] { v1.u32(field) }
+        #expect(try IndexFile(decoding: v1.bytes, what: "index") == alone)
+        var v3 = bytes
+        v3[4] = 3
+        #expect { try IndexFile(decoding: v3, what: "index") } throws: {
+            ($0 as? HaulError)?.code == .unsupportedVersion
+        }
+    }
+
+    @Test func packHeadersOfBothVersionsDecode() throws {
+        let entries = [
+            PackEntry(
+                id: BlobID(Digest256(w0: 1, w1: 2, w2: 3, w3: 4)), type: .data, compression: .zstd, offset: 44,
+                storedLength: 70, rawLength: 30, memberOffset: 0),
+            PackEntry(
+                id: BlobID(Digest256(w0: 5, w1: 6, w2: 7, w3: 8)), type: .data, compression: .zstd, offset: 44,
+                storedLength: 70, rawLength: 50, memberOffset: 30),
+        ]
+        let header = PackHeader(entries: entries)
+        let bytes = header.encoded()
+        #expect(bytes.count == 4 + 2 * 50)
+        #expect(try PackHeader(decoding: bytes, version: 2, what: "pack") == header)
+        // Read as version 1, the 50-byte entries do not add up.
+        #expect(throws: HaulError.self) { try PackHeader(decoding: bytes, version: 1, what: "pack") }
+        var v1 = ByteWriter()
+        v1.u32(1)
+        v1.digest(entries[0].id.digest)
+        v1.raw([0, 1])
+        for field in [UInt32(44), 70, 30] { v1.u32(field) }
+        let old = try PackHeader(decoding: v1.bytes, version: 1, what: "pack")
+        #expect(
+            old.entries == [
+                PackEntry(
+                    id: entries[0].id, type: .data, compression: .zstd, offset: 44, storedLength: 70, rawLength: 30)
+            ])
+    }
+
     @Test func wrongEntryCountIsCorrupted() throws {
         let file = IndexFile(packs: [])
         var bytes = file.encoded()

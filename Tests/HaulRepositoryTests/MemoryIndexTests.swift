@@ -19,15 +19,16 @@ struct SeededGenerator: RandomNumberGenerator {
     mutating func digest() -> Digest256 { Digest256(w0: next(), w1: next(), w2: next(), w3: next()) }
 }
 
-/// A pack of `ids` with made-up locations.
+/// A pack of `ids` with made-up locations; every fourth blob and the one after it are the members of a group.
 func syntheticPack(_ ids: [BlobID], _ g: inout SeededGenerator) -> IndexFile.PackInfo {
     var offset: UInt32 = 40
-    let entries = ids.map { id in
+    let entries = ids.enumerated().map { i, id in
         let length = UInt32(100 + g.next() % 5000)
-        defer { offset += length }
+        let member: UInt32? = i % 4 == 0 ? 0 : i % 4 == 1 ? 11 : nil
+        defer { if member != 0 { offset += length } }
         return PackEntry(
             id: id, type: g.next() & 1 == 0 ? .data : .tree, compression: g.next() & 1 == 0 ? .raw : .zstd,
-            offset: offset, storedLength: length, rawLength: length + 7)
+            offset: offset, storedLength: length, rawLength: length + 7, memberOffset: member)
     }
     return IndexFile.PackInfo(
         id: ObjectID(g.digest()), size: UInt64(offset) + 100, salt: g.digest().bytes, entries: entries)

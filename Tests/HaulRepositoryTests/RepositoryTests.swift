@@ -127,6 +127,71 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         await #expect { try await repo.readPack(loc.pack) } throws: { $0.haulCode == .corrupted }
     }
 
+    @Test func smallDataBlobsAreSealedInGroupsAndReadBack() async throws {
+        try await TemporaryDirectory.with { cache in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store)
+            let saver = BlobSaver(repository: repo)
+            var blobs: [(BlobID, [UInt8])] = []
+            for i in 0..<200 {
+                let data =
+                    i % 3 == 0
+                    ? pseudoRandom(700 + 13 * i, seed: UInt64(i))
+                    : Array("file \(i) ".utf8) + [UInt8](repeating: UInt8(i % 7), count: 900 + i)
+                blobs.append((try await saver.save(type: .data, plaintext: data), data))
+            }
+            let large = pseudoRandom(BlobSaver.groupMemberLimit, seed: 999)
+            let largeID = try await saver.save(type: .data, plaintext: large)
+            let tree = try await saver.save(type: .tree, plaintext: Array("a small tree".utf8))
+            try await saver.flush()
+            let entries = await saver.storedPacks.flatMap(\.entries)
+            #expect(entries.count == 202)
+            // 200 blobs of 0.7 to 3.3 KB make a few groups of at least 64 KiB; the 16 KiB blob and the tree stand alone.
+            let members = entries.filter { $0.memberOffset != nil }
+            #expect(Set(members.map(\.id)) == Set(blobs.map(\.0)))
+            let groups = Set(members.map(\.offset))
+            #expect(groups.count >= 2 && groups.count <= 6)
+            #expect(entries.first { $0.id == largeID }?.memberOffset == nil)
+            #expect(entries.first { $0.id == tree }?.memberOffset == nil)
+
+            // Read back through index files and the index cache, in an order that crosses groups.
+            let reopened = try await Repository.open(store: store, passphrase: testPassphrase, cacheDirectory: cache)
+            let report = try await reopened.loadIndex()
+            #expect(report.cacheFile != nil)
+            for (id, data) in blobs.reversed() {
+                #expect(try await reopened.loadBlob(id, type: .data) == data)
+                #expect(reopened.index.location(of: id)?.entry == entries.first { $0.id == id })
+            }
+            #expect(try await reopened.loadBlob(largeID, type: .data) == large)
+            for (pack, size) in reopened.index.packs { try await reopened.verifyPack(pack, size: Int64(size)) }
+        }
+    }
+
+    @Test func aFlippedBitInAGroupIsDetectedForEveryMember() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let saver = BlobSaver(repository: repo)
+        var ids: [BlobID] = []
+        for i in 0..<30 {
+            ids.append(try await saver.save(type: .data, plaintext: pseudoRandom(1500, seed: UInt64(i))))
+        }
+        try await saver.flush()
+        let loc = try #require(repo.index.location(of: ids[17]))
+        #expect(loc.entry.memberOffset != nil)
+        let key = ObjectKey(.data, loc.pack)
+        var bytes = try await store.get(key)
+        bytes[Int(loc.entry.offset) + 5] ^= 0x10
+        try await store.put(key, bytes)
+        let reopened = try await Repository.open(store: store, passphrase: testPassphrase)
+        _ = try await reopened.loadIndex()
+        for id in [ids[0], ids[17], ids[29]] {
+            await #expect { try await reopened.loadBlob(id, type: .data) } throws: { $0.haulCode == .corrupted }
+        }
+        await #expect { try await reopened.verifyPack(loc.pack, size: Int64(bytes.count)) } throws: {
+            $0.haulCode == .corrupted
+        }
+    }
+
     @Test func snapshotsRoundTripAndResolve() async throws {
         let repo = try await makeRepository()
         let tree = BlobID(Digest256(w0: 1, w1: 2, w2: 3, w3: 4))

@@ -124,11 +124,17 @@ public struct SnapshotStats: Sendable {
         var trees = Set<BlobID>()  // accounted
         var walked = Set<BlobID>()  // entries counted; a delta's base is accounted before it is walked
         var data = Set<BlobID>()
+        // A group of small blobs (format.md §4) is stored once for all its members.
+        var groups = Set<GroupRecord>()
         func account(_ id: BlobID) {
             if let loc = repository.index.location(of: id) {
                 out.rawBytes += UInt64(loc.entry.rawLength)
                 if loc.entry.type == .data { out.dataRawBytes += UInt64(loc.entry.rawLength) }
-                out.storedBytes += UInt64(loc.entry.storedLength)
+                if loc.entry.memberOffset == nil
+                    || groups.insert(GroupRecord(pack: loc.pack, offset: loc.entry.offset)).inserted
+                {
+                    out.storedBytes += UInt64(loc.entry.storedLength)
+                }
             } else {
                 out.missingBlobs += 1
             }
@@ -162,4 +168,10 @@ public struct SnapshotStats: Sendable {
         out.repositorySnapshots = repositorySnapshots
         return out
     }
+}
+
+/// A sealed group's place: its pack and offset.
+private struct GroupRecord: Hashable {
+    var pack: PackID
+    var offset: UInt32
 }

@@ -57,9 +57,9 @@ public struct Pruner: Sendable {
             if live.isEmpty {
                 drop.append(p)
             } else {
-                let liveBytes = live.reduce(0) { $0 + UInt64($1.storedLength) }
-                let total = p.entries.reduce(0) { $0 + UInt64($1.storedLength) }
-                if Double(total - liveBytes) > repackThreshold * Double(total) {
+                let liveBytes = Self.storedBytes(of: live, in: p)
+                let total = Self.storedBytes(of: p.entries, in: p)
+                if total - liveBytes > repackThreshold * total {
                     repack.append((p, live))
                 } else {
                     keep.append(p)
@@ -139,6 +139,19 @@ public struct Pruner: Sendable {
             case .file: for c in node.chunks { used.insert(c.blob) }
             default: break
             }
+        }
+    }
+
+    /// The stored bytes that `entries` of `pack` stand for: a blob sealed alone its record, a member of a group its
+    /// share of the group's record by raw length (format.md §4), so a group counts once among all its members.
+    static func storedBytes(of entries: [PackEntry], in pack: IndexFile.PackInfo) -> Double {
+        var groupRaw: [UInt32: UInt64] = [:]
+        for e in pack.entries where e.memberOffset != nil { groupRaw[e.offset, default: 0] += UInt64(e.rawLength) }
+        return entries.reduce(0.0) { sum, e in
+            guard e.memberOffset != nil, let raw = groupRaw[e.offset], raw > 0 else {
+                return sum + Double(e.storedLength)
+            }
+            return sum + Double(e.storedLength) * Double(e.rawLength) / Double(raw)
         }
     }
 }
