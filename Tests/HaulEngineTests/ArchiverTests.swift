@@ -256,4 +256,31 @@ private func backUpAndRestore(
         #expect(warnings.all.count == 1)
         #expect(warnings.all.first?.message.contains("changed while it was being read") == true)
     }
+
+    @Test func aSmallFileReplacedBetweenScanAndReadIsReported() async throws {
+        let tmp = try TempDir("replaced")
+        defer { tmp.cleanup() }
+        let path = tmp.sub("f")
+        try Data(xorshiftBytes(3_000, seed: 1)).write(to: URL(fileURLWithPath: path))
+        let dir = try DirectoryHandle(path: Array(tmp.path.utf8))
+        let scanned = try dir.stat(Array("f".utf8))
+        // Another file of the same size is renamed over it after the scan: same name and size, another inode.
+        try Data(xorshiftBytes(3_000, seed: 2)).write(to: URL(fileURLWithPath: tmp.sub("g")))
+        #expect(rename(tmp.sub("g"), path) == 0)
+        var unchanged = scanned
+        unchanged.mtime = try dir.stat(Array("f".utf8)).mtime
+        unchanged.ctime = try dir.stat(Array("f".utf8)).ctime
+
+        let repo = try await newRepository(MemoryBlobStore())
+        let warnings = WarningLog()
+        let run = Run(
+            archiver: Archiver(repository: repo, warnings: warnings), saver: BlobSaver(repository: repo),
+            options: BackupOptions(hostname: "h", username: "u"),
+            parentStart: nil, semaphore: AsyncSemaphore(1), smallFileSemaphore: AsyncSemaphore(1))
+        // Even with the times the new file has, the inode tells the files apart.
+        let node = try await run.saveFile(
+            in: dir, name: Array("f".utf8), stat: unchanged, relativePath: Array("f".utf8), parent: nil)
+        #expect(node?.chunks.count == 1)
+        #expect(warnings.all.map(\.message).contains { $0.contains("changed while it was being read") })
+    }
 }

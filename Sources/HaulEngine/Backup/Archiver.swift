@@ -521,20 +521,38 @@ final class Run: Sendable {
     {
         let reader = try FileReader(dir: dir, name: name)
         let attributes = extendedAttributes ? try ExtendedAttributes.read(fd: reader.fd, displayPath: reader.path) : nil
-        let before = try reader.stat()
-        let ranges: [Range<UInt64>]
-        if before.size > 0 && UInt64(before.blocks) * 512 < before.size {
-            ranges = try reader.dataRanges(size: before.size)
+        // The file is read as the walk's `lstat` saw it (the node records that size); one `fstat` after the read
+        // finds a file replaced since (another inode) or changed before or while it was read.
+        let size = expected.size
+        let chunks: [Node.Chunk]
+        let total: UInt64
+        let shrank: Bool
+        if size > 0 && size < UInt64(repository.config.chunkerClass(forFileSize: size).min)
+            && UInt64(expected.blocks) * 512 >= size
+        {
+            // One chunk (no cut before the class's minimum) without holes: read into the chunk itself and store it
+            // from this task, without a read buffer, a copy or a task group.
+            let chunk = try [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
+                initialized = try reader.read(into: UnsafeMutableRawBufferPointer(buffer), at: 0)
+            }
+            archiver.progress.addBytes(UInt64(chunk.count))
+            chunks = chunk.isEmpty ? [] : [Node.Chunk(offset: 0, blob: try await store(chunk))]
+            (total, shrank) = (UInt64(chunk.count), UInt64(chunk.count) < size)
         } else {
-            ranges = before.size > 0 ? [0..<before.size] : []
-        }
-        let (chunks, total, shrank) = try await cutAndStore(ranges: ranges, sizeHint: before.size) { buffer, offset in
-            try reader.read(into: buffer, at: offset)
+            let ranges: [Range<UInt64>]
+            if size > 0 && UInt64(expected.blocks) * 512 < size {
+                ranges = try reader.dataRanges(size: size)
+            } else {
+                ranges = size > 0 ? [0..<size] : []
+            }
+            (chunks, total, shrank) = try await cutAndStore(ranges: ranges, sizeHint: size) { buffer, offset in
+                try reader.read(into: buffer, at: offset)
+            }
         }
         let after = try reader.stat()
         let changed =
-            shrank || after.size != before.size || after.mtime != before.mtime || after.ctime != before.ctime
-            || before.size != expected.size || before.mtime != expected.mtime
+            shrank || after.inode != expected.inode || after.device != expected.device || after.size != size
+            || after.mtime != expected.mtime || after.ctime != expected.ctime
         return (chunks, total, changed, attributes)
     }
 
