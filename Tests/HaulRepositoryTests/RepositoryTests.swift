@@ -192,6 +192,59 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         }
     }
 
+    /// A repository written before groups (pack and index version 1, format.md §14) stays readable.
+    @Test func aVersion1PackAndIndexFileAreStillRead() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let data = pseudoRandom(5000, seed: 42)
+        let id = data.withUnsafeBytes { repo.blobID(of: $0) }
+        let salt = PackSealer.newSalt()
+        let sealer = PackSealer(keys: repo.keys, salt: salt)
+        let preamble = PackLayout.preamble(type: .data, salt: salt, version: 1)
+        let offset = UInt32(PackLayout.preambleLength)
+        let sealed = try data.withUnsafeBytes {
+            try sealer.sealBlob(index: UInt64(offset), type: .data, id: id, plaintext: $0)
+        }
+        // Version 1 entries: id, type, compression, offset, stored length, raw length (46 bytes).
+        func entry(_ w: inout ByteWriter, ordinal: UInt32?) {
+            w.digest(id.digest)
+            w.raw([BlobType.data.rawValue, BlobCompression.raw.rawValue])
+            if let ordinal { w.u32(ordinal) }
+            for field in [offset, UInt32(sealed.count), UInt32(data.count)] { w.u32(field) }
+        }
+        var header = ByteWriter()
+        header.u32(1)
+        entry(&header, ordinal: nil)
+        let sealedHeader = try sealer.sealHeader(header.bytes, preamble: preamble)
+        var trailer = ByteWriter()
+        trailer.u32(UInt32(sealedHeader.count))
+        let pack = preamble + sealed + sealedHeader + trailer.bytes
+        let packID = PackID(pack.withUnsafeBytes { Hashing.sha256($0) })
+        try await store.put(ObjectKey(.data, packID), pack)
+        var index = ByteWriter()
+        index.raw(Array("HIDX".utf8))
+        index.raw([1, 0, 0, 0])
+        index.u32(0)
+        index.u32(1)
+        index.digest(packID.digest)
+        index.u64(UInt64(pack.count))
+        index.u32(1)
+        index.raw(salt)
+        index.u32(1)
+        entry(&index, ordinal: 0)
+        let sealedIndex = try ObjectSealer.seal(
+            kind: .index, plaintext: index.bytes, compression: .raw, keys: repo.keys)
+        try await store.put(
+            ObjectKey(.index, ObjectID(sealedIndex.withUnsafeBytes { Hashing.sha256($0) })), sealedIndex)
+
+        let reopened = try await Repository.open(store: store, passphrase: testPassphrase)
+        #expect(try await reopened.loadIndex().blobs == 1)
+        #expect(try await reopened.loadBlob(id, type: .data) == data)
+        let summary = try await reopened.readPackHeader(packID, size: Int64(pack.count))
+        #expect(summary.info.entries.map(\.memberOffset) == [nil])
+        try await reopened.verifyPack(packID, size: Int64(pack.count))
+    }
+
     @Test func snapshotsRoundTripAndResolve() async throws {
         let repo = try await makeRepository()
         let tree = BlobID(Digest256(w0: 1, w1: 2, w2: 3, w3: 4))
