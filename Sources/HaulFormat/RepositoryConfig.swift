@@ -87,7 +87,7 @@ public struct RepositoryConfig: Codable, Sendable, Hashable {
         id: Digest256, created: Date, chunker: [ChunkerClass] = RepositoryConfig.defaultChunker,
         compression: CompressionSettings = .init(), packSize: Int = 32 << 20
     ) {
-        self.version = 1
+        self.version = Self.currentVersion
         self.id = id.hex
         self.created = created
         self.chunker = chunker
@@ -100,9 +100,17 @@ public struct RepositoryConfig: Codable, Sendable, Hashable {
         chunker.filter { $0.minFileSize <= size }.max { $0.minFileSize < $1.minFileSize } ?? chunker[0]
     }
 
+    /// Version 2: the repository may hold version 2 packs and index files (groups of small blobs, format.md §4), so
+    /// a Haul that reads only version 1 refuses it. Version 1 configs are read, and raised to 2 before the first
+    /// write (`Repository.prepareForWriting`).
+    public static let currentVersion = 2
+
     public func validate() throws {
-        guard version == 1 else {
-            throw HaulError(.unsupportedVersion, "repository config version \(version) is not supported by this Haul")
+        guard version == 1 || version == Self.currentVersion else {
+            throw HaulError(
+                .unsupportedVersion,
+                "repository config version \(version) is not supported by this Haul (it reads versions 1 and 2): "
+                    + "use a newer Haul")
         }
         guard !chunker.isEmpty, chunker.contains(where: { $0.minFileSize == 0 }) else {
             throw HaulError(.corrupted, "repository config has no chunker class for small files")

@@ -50,6 +50,12 @@ public actor BlobSaver {
     /// Packs being stored right now, and the producers waiting for that to finish.
     private var storing = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Full groups handed to their callers to compress and not sealed yet, and `flush` calls waiting for none.
+    private var groupsInFlight = 0
+    private var flushWaiting: [CheckedContinuation<Void, Never>] = []
+    /// The first failure to seal or store: blobs it lost are already pending or returned as saved, so every later
+    /// call, and `flush`, throws it and no snapshot can refer to them.
+    private var failure: (any Error)?
     /// Blobs this saver stored (tracked only when not deduplicating against the index).
     private var written: Set<BlobID> = []
     /// Packs this saver stored, with their entries.
@@ -92,8 +98,8 @@ public actor BlobSaver {
     public nonisolated func saveMember(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws {
         precondition(plaintext.count < Self.groupMemberLimit, "a group member is under groupMemberLimit bytes")
         guard let full = try await gather(id: id, type: type, plaintext: plaintext) else { return }
-        let (compression, compressed) = try full.plaintext.withUnsafeBytes { try repository.compressGroup($0) }
-        try await seal(full, type: type, compression: compression, payload: compressed ?? full.plaintext)
+        let compressed = Result { try full.plaintext.withUnsafeBytes { try repository.compressGroup($0) } }
+        try await sealInFlight(full, type: type, compressed: compressed)
     }
 
     /// Adds a blob to its type's group; returns the group when it is full (the caller compresses and seals it).
@@ -101,15 +107,48 @@ public actor BlobSaver {
         while storing >= 2 {
             await withCheckedContinuation { waiting.append($0) }
         }
+        if let failure { throw failure }
         if isKnown(id) { return nil }
         var group = groups.removeValue(forKey: type) ?? BlobGroup()
         group.append(id: id, plaintext)
         pending.withLock { _ = $0.insert(id) }
         statistics.blobsNew[type, default: 0] += 1
         statistics.bytesRaw += UInt64(plaintext.count)
-        if group.plaintext.count >= Self.groupTarget { return group }
+        if group.plaintext.count >= Self.groupTarget {
+            groupsInFlight += 1
+            return group
+        }
         groups[type] = group
         return nil
+    }
+
+    /// Seals a full group that `gather` handed out, compressed (or failed to compress) by its caller.
+    private func sealInFlight(
+        _ group: BlobGroup, type: BlobType, compressed: Result<(BlobCompression, [UInt8]?), any Error>
+    ) async throws {
+        defer {
+            groupsInFlight -= 1
+            if groupsInFlight == 0 {
+                let resumed = flushWaiting
+                flushWaiting = []
+                for c in resumed { c.resume() }
+            }
+        }
+        try await recordingFailure {
+            let (compression, payload) = try compressed.get()
+            try await seal(group, type: type, compression: compression, payload: payload ?? group.plaintext)
+        }
+    }
+
+    /// Runs `body`; its error becomes the saver's failure (the first one is kept) before it is thrown.
+    private func recordingFailure(_ body: () async throws -> Void) async throws {
+        if let failure { throw failure }
+        do {
+            try await body()
+        } catch {
+            if failure == nil { failure = error }
+            throw error
+        }
     }
 
     /// Seals a compressed group into its type's pack.
@@ -133,18 +172,21 @@ public actor BlobSaver {
         while storing >= 2 {
             await withCheckedContinuation { waiting.append($0) }
         }
+        if let failure { throw failure }
         if isKnown(id) { return false }
-        var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
-        try payload.withUnsafeBytes {
-            try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
-        }
-        pending.withLock { _ = $0.insert(id) }
-        statistics.blobsNew[type, default: 0] += 1
-        statistics.bytesRaw += UInt64(rawLength)
-        if writer.size >= repository.config.packSize {
-            try await store(writer)
-        } else {
-            writers[type] = writer
+        try await recordingFailure {
+            var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
+            try payload.withUnsafeBytes {
+                try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
+            }
+            pending.withLock { _ = $0.insert(id) }
+            statistics.blobsNew[type, default: 0] += 1
+            statistics.bytesRaw += UInt64(rawLength)
+            if writer.size >= repository.config.packSize {
+                try await store(writer)
+            } else {
+                writers[type] = writer
+            }
         }
         return true
     }
@@ -165,6 +207,7 @@ public actor BlobSaver {
             waiting = []
             for c in resumed { c.resume() }
         }
+        try await repository.prepareForWriting()
         let (output, info) = try writer.finish()
         switch output {
         case .bytes(let bytes):
@@ -190,16 +233,24 @@ public actor BlobSaver {
         statistics.indexFiles += 1
     }
 
-    /// Stores the open packs and the last index file. Call before writing a snapshot that refers to the blobs.
+    /// Stores the open groups and packs and the last index file, after the groups other callers are compressing;
+    /// throws the saver's first failure if there was one. Call before writing a snapshot that refers to the blobs.
     public func flush() async throws {
-        for (type, group) in groups {
-            groups[type] = nil
-            let (compression, compressed) = try group.plaintext.withUnsafeBytes { try repository.compressGroup($0) }
-            try await seal(group, type: type, compression: compression, payload: compressed ?? group.plaintext)
+        while groupsInFlight > 0 {
+            await withCheckedContinuation { flushWaiting.append($0) }
         }
-        for type in BlobType.allCases {
-            if let writer = writers.removeValue(forKey: type) { try await store(writer) }
+        try await recordingFailure {
+            for (type, group) in groups {
+                groups[type] = nil
+                let (compression, compressed) = try group.plaintext.withUnsafeBytes {
+                    try repository.compressGroup($0)
+                }
+                try await seal(group, type: type, compression: compression, payload: compressed ?? group.plaintext)
+            }
+            for type in BlobType.allCases {
+                if let writer = writers.removeValue(forKey: type) { try await store(writer) }
+            }
+            try await writeIndex()
         }
-        try await writeIndex()
     }
 }

@@ -30,7 +30,7 @@ extension Repository {
         let preamble = try await store.get(key, offset: 0, length: PackLayout.preambleLength)
         let (type, salt) = try PackLayout.parsePreamble(preamble[...], what: what)
 
-        // One read of the tail usually holds the trailer and the whole header (46 bytes per blob).
+        // One read of the tail usually holds the trailer and the whole header (50 bytes per blob).
         let tailLength = Int(min(size - Int64(PackLayout.preambleLength), Int64(max(4, prefetch))))
         let tail = try await store.get(key, offset: size - Int64(tailLength), length: tailLength)
         guard tail.count == tailLength else { throw HaulError(.corrupted, "\(what) is shorter than listed") }

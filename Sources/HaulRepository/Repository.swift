@@ -37,6 +37,8 @@ public final class Repository: Sendable {
     let smallBlobCompressors: Pool<ZstdCompressor>
     /// The groups of small blobs opened last (format.md §4), so the members of one group are read and opened once.
     let groupCache = Mutex(GroupCache(capacity: 16))
+    /// Whether `prepareForWriting` raised a version 1 config in this process.
+    let configRaised = Mutex(false)
 
     init(
         store: any BlobStore, config: RepositoryConfig, keys: MasterKeys, keyID: ObjectID,
@@ -167,7 +169,22 @@ public final class Repository: Sendable {
 
     /// Writes an index file and returns its id.
     public func writeIndexFile(_ file: IndexFile) async throws -> IndexID {
-        try await writeSealed(file.encoded(), kind: .index, objectKind: .index)
+        try await prepareForWriting()
+        return try await writeSealed(file.encoded(), kind: .index, objectKind: .index)
+    }
+
+    /// Raises a version 1 config to the current version before this process writes its first pack or index file
+    /// of the current versions, so that a Haul that reads only version 1 refuses the repository instead of
+    /// misreading it, or de-indexing the new packs in a `repair index` (format.md §5, §14). The config is replaced
+    /// atomically; its other fields are kept.
+    public func prepareForWriting() async throws {
+        guard config.version < RepositoryConfig.currentVersion, !configRaised.withLock({ $0 }) else { return }
+        var raised = config
+        raised.version = RepositoryConfig.currentVersion
+        let sealed = try ObjectSealer.seal(
+            kind: .config, plaintext: try JSONEncoder.haul.encode(raised).asBytes, compression: .raw, keys: keys)
+        try await store.put(.config, sealed, mode: .overwrite)
+        configRaised.withLock { $0 = true }
     }
 
     // MARK: Sealed objects
@@ -262,7 +279,8 @@ public final class Repository: Sendable {
         do {
             return try await task.value
         } catch {
-            groupCache.withLock { $0.remove(key) }
+            // Only this task: another caller may have put a newer one under the key since.
+            groupCache.withLock { $0.remove(key, ifStill: task) }
             throw error
         }
     }
@@ -565,7 +583,8 @@ struct GroupCache: Sendable {
         while order.count > capacity { tasks[order.removeFirst()] = nil }
     }
 
-    mutating func remove(_ key: Key) {
+    mutating func remove(_ key: Key, ifStill task: Task<[UInt8], any Error>) {
+        guard tasks[key] == task else { return }
         tasks[key] = nil
         order.removeAll { $0 == key }
     }

@@ -284,3 +284,32 @@ private func backUpAndRestore(
         #expect(warnings.all.map(\.message).contains { $0.contains("changed while it was being read") })
     }
 }
+
+@Suite struct SaverFailureTests {
+    /// A pack that cannot be stored while files are being saved fails the backup: blobs of other files were in it,
+    /// so no snapshot may name them (format.md §11), even though the file whose blob filled the pack could have been
+    /// reported and skipped.
+    @Test(arguments: [1, 3])
+    func aFailedPackWriteFailsTheBackupAndWritesNoSnapshot(failingWrite: Int) async throws {
+        let tmp = try TempDir("saverfail")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("src")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        // 2.4 MB of incompressible small files: groups fill several packs of 1 MiB while files are still read.
+        for i in 0..<600 {
+            try Data(xorshiftBytes(4000, seed: UInt64(i))).write(to: URL(fileURLWithPath: source + "/f\(i)"))
+        }
+        let base = MemoryBlobStore()
+        _ = try await newRepository(base)
+        let faulty = FaultyBlobStore(base: base, faults: [.failNthWrite(failingWrite)])
+        let repo = try await Repository.open(store: faulty, passphrase: enginePassphrase)
+        _ = try await repo.loadIndex()
+        await #expect(throws: HaulError.self) {
+            _ = try await Archiver(repository: repo).backup(
+                paths: [Array(source.utf8)], options: BackupOptions(hostname: "h", username: "u"))
+        }
+        #expect(await faulty.injected == [.failNthWrite(failingWrite)])
+        let snapshots = await base.list(.snapshots)
+        #expect(snapshots.isEmpty)
+    }
+}

@@ -271,6 +271,19 @@ struct DamageFixture {
         #expect(try sameFiles(f.source, target + "/src"))
     }
 
+    @Test func aPackOfAnUnknownVersionStopsTheRepairBeforeAnythingIsWritten() async throws {
+        let f = try await DamageFixture("repair-version")
+        defer { f.tmp.cleanup() }
+        let oldIndex = Set(try await f.store.list(.index).map(\.key.name))
+        let packs = try await f.packs(.data)
+        try await f.flip(packs[0].id, at: 8)  // the preamble's version byte: 2 becomes 66
+
+        await #expect { try await IndexRebuilder(repository: try await f.reopen()).rebuild() } throws: {
+            $0.haulCode == .unsupportedVersion && "\($0)".contains(packs[0].id.hex)
+        }
+        #expect(Set(try await f.store.list(.index).map(\.key.name)) == oldIndex)
+    }
+
     @Test func supersedesAndRemovesExistingIndexFilesAndReportsAPackWithABadHeader() async throws {
         let f = try await DamageFixture("repair-header")
         defer { f.tmp.cleanup() }

@@ -325,3 +325,44 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         }
     }
 }
+
+@Suite struct ConfigVersionTests {
+    /// A version 1 repository is read as it is and raised to version 2 before this Haul stores its first pack.
+    @Test func aVersion1ConfigIsRaisedBeforeTheFirstWriteOnly() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        #expect(repo.config.version == RepositoryConfig.currentVersion)
+        var old = repo.config
+        old.version = 1
+        try await store.put(
+            .config,
+            try ObjectSealer.seal(
+                kind: .config, plaintext: Array(try JSONEncoder.haul.encode(old)), compression: .raw, keys: repo.keys))
+
+        let reader = try await Repository.open(store: store, passphrase: testPassphrase)
+        #expect(reader.config.version == 1)
+        _ = try await reader.loadIndex()
+        #expect(try await Repository.open(store: store, passphrase: testPassphrase).config.version == 1)
+
+        let saver = BlobSaver(repository: reader)
+        let id = try await saver.save(type: .data, plaintext: pseudoRandom(3000, seed: 5))
+        try await saver.flush()
+        let after = try await Repository.open(store: store, passphrase: testPassphrase)
+        #expect(after.config.version == 2)
+        #expect(after.config.id == old.id && after.config.chunker == old.chunker)
+        _ = try await after.loadIndex()
+        #expect(try await after.loadBlob(id, type: .data).count == 3000)
+
+        // A config of a version this Haul does not know is refused, naming the version.
+        var future = repo.config
+        future.version = 3
+        try await store.put(
+            .config,
+            try ObjectSealer.seal(
+                kind: .config, plaintext: Array(try JSONEncoder.haul.encode(future)), compression: .raw, keys: repo.keys
+            ))
+        await #expect { try await Repository.open(store: store, passphrase: testPassphrase) } throws: {
+            $0.haulCode == .unsupportedVersion && "\($0)".contains("version 3")
+        }
+    }
+}

@@ -124,7 +124,9 @@ public struct SnapshotStats: Sendable {
         var trees = Set<BlobID>()  // accounted
         var walked = Set<BlobID>()  // entries counted; a delta's base is accounted before it is walked
         var data = Set<BlobID>()
-        // A group of small blobs (format.md §4) is stored once for all its members.
+        // A group of small blobs (format.md §4) is stored once for all its members: its whole record counts once,
+        // with the first member met (what these snapshots keep stored; prune shares it by raw length instead, to
+        // weigh how much of a pack is still used).
         var groups = Set<GroupRecord>()
         func account(_ id: BlobID) {
             if let loc = repository.index.location(of: id) {

@@ -61,6 +61,14 @@ public struct IndexRebuilder: Sendable {
                 case .failure(let error):
                     // A transient store error is not damage: stop rather than drop the pack's blobs from the index.
                     if (error as? HaulError)?.isTransient == true { throw error }
+                    // Nor is a pack of a version this Haul does not know (written by a newer one): dropping it from
+                    // the index would let the next prune delete it.
+                    if (error as? HaulError)?.code == .unsupportedVersion {
+                        throw HaulError(
+                            .unsupportedVersion,
+                            "pack \(id.hex) was written by a newer Haul; repair the index with that version",
+                            cause: error)
+                    }
                     report.packsUnreadable.append(UnreadablePack(pack: id.hex, message: "\(error)"))
                 }
                 if next < packs.count { start() }
