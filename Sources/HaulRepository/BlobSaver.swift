@@ -22,8 +22,9 @@ struct BlobGroup: Sendable {
 ///
 /// Callers compute ids and compress outside (in parallel); the saver only deduplicates, seals and appends, which is
 /// cheap, so one actor keeps up with several workers. Data blobs under `groupMemberLimit` are gathered into groups
-/// (format.md §4); the caller whose blob fills a group compresses it, outside the actor, before it is sealed. A pack is stored before any index file names it, and an index
-/// file is written for every `packsPerIndex` packs, so an interrupted backup's packs are found and reused.
+/// (format.md §4); the caller whose blob fills a group compresses it, outside the actor, before it is sealed. A pack
+/// is stored before any index file names it, and an index file is written for every `packsPerIndex` packs, so an
+/// interrupted backup's packs are found and reused.
 public actor BlobSaver {
     public struct Statistics: Sendable, Hashable {
         public var blobsNew: [BlobType: Int] = [:]

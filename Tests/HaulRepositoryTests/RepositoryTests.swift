@@ -146,7 +146,8 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
             try await saver.flush()
             let entries = await saver.storedPacks.flatMap(\.entries)
             #expect(entries.count == 202)
-            // 200 blobs of 0.7 to 3.3 KB make a few groups of at least 64 KiB; the 16 KiB blob and the tree stand alone.
+            // 200 blobs of 0.7 to 3.3 KB make a few groups of at least 64 KiB; the 16 KiB blob and the tree stand
+            // alone.
             let members = entries.filter { $0.memberOffset != nil }
             #expect(Set(members.map(\.id)) == Set(blobs.map(\.0)))
             let groups = Set(members.map(\.offset))
