@@ -84,23 +84,30 @@ public actor BlobSaver {
     public nonisolated func save(type: BlobType, plaintext: [UInt8]) async throws -> BlobID {
         let id = plaintext.withUnsafeBytes { repository.blobID(of: $0) }
         if dedupeAgainstIndex && repository.index.contains(id) { return id }
-        if type == .data && plaintext.count < Self.groupMemberLimit {
-            try await saveMember(id: id, type: type, plaintext: plaintext)
-            return id
-        }
-        let (compression, compressed) = try plaintext.withUnsafeBytes { try repository.compress($0) }
-        try await add(
-            id: id, type: type, compression: compression, rawLength: plaintext.count, payload: compressed ?? plaintext)
+        try await save(id: id, type: type, plaintext: plaintext)
         return id
     }
 
-    /// Saves a data blob under `groupMemberLimit` if it is new: it joins the group being gathered, and when that
-    /// group is full this caller compresses it (outside the actor) and seals it into the pack (format.md §4).
-    public nonisolated func saveMember(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws {
-        precondition(plaintext.count < Self.groupMemberLimit, "a group member is under groupMemberLimit bytes")
+    /// Saves blob `id` (the caller computed it) if it is new: a data blob under `groupMemberLimit` joins the group
+    /// being gathered, and when that group is full this caller compresses it (outside the actor) before it is
+    /// sealed into the pack (format.md §4); any other blob is compressed here, outside the actor, and added alone.
+    public nonisolated func save(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws {
+        guard type == .data && plaintext.count < Self.groupMemberLimit else {
+            let (compression, compressed) = try plaintext.withUnsafeBytes { try repository.compress($0) }
+            try await add(
+                id: id, type: type, compression: compression, rawLength: plaintext.count,
+                payload: compressed ?? plaintext)
+            return
+        }
         guard let full = try await gather(id: id, type: type, plaintext: plaintext) else { return }
-        let compressed = Result { try full.plaintext.withUnsafeBytes { try repository.compressGroup($0) } }
-        try await sealInFlight(full, type: type, compressed: compressed)
+        try await sealInFlight(full, type: type, compressed: Self.compress(full, with: repository))
+    }
+
+    /// A group's plaintext compressed at the small-blob level, or the error doing so.
+    private static func compress(_ group: BlobGroup, with repository: Repository) -> Result<
+        (BlobCompression, [UInt8]?), any Error
+    > {
+        Result { try group.plaintext.withUnsafeBytes { try repository.compressGroup($0) } }
     }
 
     /// Adds a blob to its type's group; returns the group when it is full (the caller compresses and seals it).
@@ -135,10 +142,7 @@ public actor BlobSaver {
                 for c in resumed { c.resume() }
             }
         }
-        try await recordingFailure {
-            let (compression, payload) = try compressed.get()
-            try await seal(group, type: type, compression: compression, payload: payload ?? group.plaintext)
-        }
+        try await recordingFailure { try await seal(group, type: type, compressed: compressed) }
     }
 
     /// Runs `body`; its error becomes the saver's failure (the first one is kept) before it is thrown.
@@ -152,10 +156,15 @@ public actor BlobSaver {
         }
     }
 
-    /// Seals a compressed group into its type's pack.
-    private func seal(_ group: BlobGroup, type: BlobType, compression: BlobCompression, payload: [UInt8]) async throws {
+    /// Seals a compressed group into its type's pack (the plaintext itself when compressing did not pay).
+    private func seal(
+        _ group: BlobGroup, type: BlobType, compressed: Result<(BlobCompression, [UInt8]?), any Error>
+    ) async throws {
+        let (compression, payload) = try compressed.get()
         var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
-        try payload.withUnsafeBytes { try writer.addGroup(group, compression: compression, payload: $0) }
+        try (payload ?? group.plaintext).withUnsafeBytes {
+            try writer.addGroup(group, compression: compression, payload: $0)
+        }
         if writer.size >= repository.config.packSize {
             try await store(writer)
         } else {
@@ -243,10 +252,7 @@ public actor BlobSaver {
         try await recordingFailure {
             for (type, group) in groups {
                 groups[type] = nil
-                let (compression, compressed) = try group.plaintext.withUnsafeBytes {
-                    try repository.compressGroup($0)
-                }
-                try await seal(group, type: type, compression: compression, payload: compressed ?? group.plaintext)
+                try await seal(group, type: type, compressed: Self.compress(group, with: repository))
             }
             for type in BlobType.allCases {
                 if let writer = writers.removeValue(forKey: type) { try await store(writer) }

@@ -244,12 +244,17 @@ public final class Repository: Sendable {
             throw HaulError(.notFound, "\(type == .tree ? "tree" : "data") blob \(id.hex) is not in the index")
         }
         if loc.entry.memberOffset != nil { return try member(of: try await loadGroup(loc), location: loc) }
+        return try openBlob(sealed: try await readRecord(loc), location: loc)
+    }
+
+    /// The sealed record (a blob or a group) at `loc`, read with one ranged read of its pack.
+    func readRecord(_ loc: BlobLocation) async throws -> [UInt8] {
         let sealed = try await store.get(
             ObjectKey(.data, loc.pack), offset: Int64(loc.entry.offset), length: Int(loc.entry.storedLength))
         guard sealed.count == Int(loc.entry.storedLength) else {
-            throw HaulError(.corrupted, "pack \(loc.pack.hex) is truncated: blob \(id.hex) is cut short")
+            throw HaulError(.corrupted, "pack \(loc.pack.hex) is truncated: blob \(loc.entry.id.hex) is cut short")
         }
-        return try openBlob(sealed: sealed, location: loc)
+        return sealed
     }
 
     /// Opens a sealed blob read from its pack; checks the id.
@@ -264,14 +269,7 @@ public final class Repository: Sendable {
         let task = groupCache.withLock { cache in
             if let task = cache.get(key) { return task }
             let task = Task {
-                let sealed = try await store.get(
-                    ObjectKey(.data, loc.pack), offset: Int64(loc.entry.offset), length: Int(loc.entry.storedLength))
-                guard sealed.count == Int(loc.entry.storedLength) else {
-                    throw HaulError(
-                        .corrupted,
-                        "pack \(loc.pack.hex) is truncated: the group of blob \(loc.entry.id.hex) is cut short")
-                }
-                return try sealed.withUnsafeBytes { try openGroup(sealedBytes: $0, location: loc) }
+                try await readRecord(loc).withUnsafeBytes { try openGroup(sealedBytes: $0, location: loc) }
             }
             cache.put(key, task)
             return task

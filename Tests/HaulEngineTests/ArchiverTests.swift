@@ -230,6 +230,21 @@ private func backUpAndRestore(
 }
 
 @Suite struct ChangeDetectionTests {
+    /// Saves file `name` of `dir` as a backup whose walk saw `scanned`, into a new repository; returns its node and
+    /// the warnings.
+    static func saveFile(_ name: String, in dir: DirectoryHandle, scanned: FileStat) async throws -> (Node?, WarningLog)
+    {
+        let repo = try await newRepository(MemoryBlobStore())
+        let warnings = WarningLog()
+        let run = Run(
+            archiver: Archiver(repository: repo, warnings: warnings), saver: BlobSaver(repository: repo),
+            options: BackupOptions(hostname: "h", username: "u"),
+            parentStart: nil, semaphore: AsyncSemaphore(1), smallFileSemaphore: AsyncSemaphore(1))
+        let node = try await run.saveFile(
+            in: dir, name: Array(name.utf8), stat: scanned, relativePath: Array(name.utf8), parent: nil)
+        return (node, warnings)
+    }
+
     @Test func aFileThatChangesBetweenScanAndReadIsReported() async throws {
         let tmp = try TempDir("changing")
         defer { tmp.cleanup() }
@@ -243,15 +258,7 @@ private func backUpAndRestore(
         try handle.write(contentsOf: Data(repeating: 7, count: 10))
         try handle.close()
 
-        let repo = try await newRepository(MemoryBlobStore())
-        let warnings = WarningLog()
-        let archiver = Archiver(repository: repo, warnings: warnings)
-        let run = Run(
-            archiver: archiver, saver: BlobSaver(repository: repo),
-            options: BackupOptions(hostname: "h", username: "u"),
-            parentStart: nil, semaphore: AsyncSemaphore(1), smallFileSemaphore: AsyncSemaphore(1))
-        let node = try await run.saveFile(
-            in: dir, name: Array("f".utf8), stat: scanned, relativePath: Array("f".utf8), parent: nil)
+        let (node, warnings) = try await Self.saveFile("f", in: dir, scanned: scanned)
         #expect(node != nil)
         #expect(warnings.all.count == 1)
         #expect(warnings.all.first?.message.contains("changed while it was being read") == true)
@@ -271,15 +278,8 @@ private func backUpAndRestore(
         unchanged.mtime = try dir.stat(Array("f".utf8)).mtime
         unchanged.ctime = try dir.stat(Array("f".utf8)).ctime
 
-        let repo = try await newRepository(MemoryBlobStore())
-        let warnings = WarningLog()
-        let run = Run(
-            archiver: Archiver(repository: repo, warnings: warnings), saver: BlobSaver(repository: repo),
-            options: BackupOptions(hostname: "h", username: "u"),
-            parentStart: nil, semaphore: AsyncSemaphore(1), smallFileSemaphore: AsyncSemaphore(1))
         // Even with the times the new file has, the inode tells the files apart.
-        let node = try await run.saveFile(
-            in: dir, name: Array("f".utf8), stat: unchanged, relativePath: Array("f".utf8), parent: nil)
+        let (node, warnings) = try await Self.saveFile("f", in: dir, scanned: unchanged)
         #expect(node?.chunks.count == 1)
         #expect(warnings.all.map(\.message).contains { $0.contains("changed while it was being read") })
     }

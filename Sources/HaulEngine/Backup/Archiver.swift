@@ -657,18 +657,12 @@ final class Run: Sendable {
         return (chunks, total)
     }
 
-    /// Identifies a chunk and saves it if new: a small one in a group (format.md §4).
+    /// Identifies a chunk and saves it if new (a small one in a group, format.md §4).
     func store(_ chunk: [UInt8]) async throws -> BlobID {
         let id = chunk.withUnsafeBytes { repository.blobID(of: $0) }
         if repository.index.contains(id) { return id }
         if saver.isPending(id) { return id }
-        if chunk.count < BlobSaver.groupMemberLimit {
-            try await saver.saveMember(id: id, type: .data, plaintext: chunk)
-            return id
-        }
-        let (compression, compressed) = try chunk.withUnsafeBytes { try repository.compress($0) }
-        try await saver.add(
-            id: id, type: .data, compression: compression, rawLength: chunk.count, payload: compressed ?? chunk)
+        try await saver.save(id: id, type: .data, plaintext: chunk)
         return id
     }
 }
