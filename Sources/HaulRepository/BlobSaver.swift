@@ -20,11 +20,14 @@ struct BlobGroup: Sendable {
 
 /// Collects new blobs into packs, stores finished packs and writes index files (format.md §6, §7, §11).
 ///
-/// Callers compute ids and compress outside (in parallel); the saver only deduplicates, seals and appends, which is
-/// cheap, so one actor keeps up with several workers. Data blobs under `groupMemberLimit` are gathered into groups
-/// (format.md §4); the caller whose blob fills a group compresses it, outside the actor, before it is sealed. A pack
-/// is stored before any index file names it, and an index file is written for every `packsPerIndex` packs, so an
-/// interrupted backup's packs are found and reused.
+/// Callers compute ids and compress outside (in parallel). The actor only deduplicates and keeps account; sealing a
+/// blob and appending it to a pack (AES-GCM, the pack's SHA-256, the copy into the pack file: a quarter of a backup's
+/// CPU on incompressible data) also happen outside it: the caller checks a pack writer out, seals into it and checks
+/// it back in. Up to `sealingLanes` writers per blob type exist at once, so that many callers seal in parallel; a
+/// writer is only ever used by the one caller holding it. Data blobs under `groupMemberLimit` are gathered into
+/// groups (format.md §4); the caller whose blob fills a group compresses it, outside the actor, before it is sealed.
+/// A pack is stored before any index file names it, and an index file is written for every `packsPerIndex` packs, so
+/// an interrupted backup's packs are found and reused.
 public actor BlobSaver {
     public struct Statistics: Sendable, Hashable {
         public var blobsNew: [BlobType: Int] = [:]
@@ -36,6 +39,8 @@ public actor BlobSaver {
 
     /// Data blobs shorter than this are sealed in groups (format.md §4).
     public static let groupMemberLimit = 16 << 10
+    /// Pack writers per blob type that may be open at once, each sealed into by one caller at a time.
+    public static let sealingLanes = 2
     /// A group is sealed once its plaintext reaches this size.
     public static let groupTarget = 64 << 10
 
@@ -45,14 +50,20 @@ public actor BlobSaver {
     private var groups: [BlobType: BlobGroup] = [:]
     /// False when repacking: blobs already indexed elsewhere must still be written again.
     nonisolated let dedupeAgainstIndex: Bool
-    private var writers: [BlobType: PackWriter] = [:]
+    /// Pack writers nobody holds, per type (the last one given back is the next one handed out, so one pack fills
+    /// at a time unless callers contend), and how many writers of each type exist, held or not.
+    private var idleWriters: [BlobType: [PackWriter]] = [:]
+    private var openWriters: [BlobType: Int] = [:]
+    /// Callers waiting for a writer of a type whose every lane is held.
+    private var laneWaiting: [CheckedContinuation<Void, Never>] = []
     /// Blobs added to a pack that is not indexed yet; readable without a hop (`isPending`).
     private let pending = Mutex(Set<BlobID>())
     /// Packs being stored right now, and the producers waiting for that to finish.
     private var storing = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
-    /// Full groups handed to their callers to compress and not sealed yet, and `flush` calls waiting for none.
-    private var groupsInFlight = 0
+    /// Blobs and full groups handed to their callers to compress or seal and not yet back in a pack writer, and
+    /// `flush` calls waiting for none.
+    private var inFlight = 0
     private var flushWaiting: [CheckedContinuation<Void, Never>] = []
     /// The first failure to seal or store: blobs it lost are already pending or returned as saved, so every later
     /// call, and `flush`, throws it and no snapshot can refer to them.
@@ -100,7 +111,13 @@ public actor BlobSaver {
             return
         }
         guard let full = try await gather(id: id, type: type, plaintext: plaintext) else { return }
-        try await sealInFlight(full, type: type, compressed: Self.compress(full, with: repository))
+        let compressed = Self.compress(full, with: repository)
+        try await sealInFlight(type: type) { writer in
+            let (compression, payload) = try compressed.get()
+            try (payload ?? full.plaintext).withUnsafeBytes {
+                try writer.addGroup(full, compression: compression, payload: $0)
+            }
+        }
     }
 
     /// A group's plaintext compressed at the small-blob level, or the error doing so.
@@ -123,26 +140,78 @@ public actor BlobSaver {
         statistics.blobsNew[type, default: 0] += 1
         statistics.bytesRaw += UInt64(plaintext.count)
         if group.plaintext.count >= Self.groupTarget {
-            groupsInFlight += 1
+            inFlight += 1
             return group
         }
         groups[type] = group
         return nil
     }
 
-    /// Seals a full group that `gather` handed out, compressed (or failed to compress) by its caller.
-    private func sealInFlight(
-        _ group: BlobGroup, type: BlobType, compressed: Result<(BlobCompression, [UInt8]?), any Error>
-    ) async throws {
+    /// Seals what the caller holds in flight (a full group from `gather`, a blob from `reserve`) into a pack writer
+    /// it checks out: `body` runs outside the actor on a writer nobody else holds. The writer comes back, and is
+    /// stored if full; if `body` fails, the writer and the blobs already in it are dropped and the failure becomes
+    /// the saver's.
+    private nonisolated func sealInFlight(type: BlobType, _ body: (inout PackWriter) throws -> Void) async throws {
+        var writer: PackWriter
+        do {
+            writer = try await checkOut(type)
+        } catch {
+            try? await landed(nil, type: type, failure: error)
+            throw error
+        }
+        do {
+            try body(&writer)
+        } catch {
+            try? await landed(writer, type: type, failure: error)
+            throw error
+        }
+        try await landed(writer, type: type, failure: nil)
+    }
+
+    /// Hands out an idle writer of `type`, or a new one while fewer than `sealingLanes` exist; otherwise waits for one.
+    func checkOut(_ type: BlobType) async throws -> PackWriter {
+        while true {
+            if let failure { throw failure }
+            if let writer = idleWriters[type]?.popLast() { return writer }
+            if openWriters[type, default: 0] < Self.sealingLanes {
+                let writer = try newWriter(type)
+                openWriters[type, default: 0] += 1
+                return writer
+            }
+            await withCheckedContinuation { laneWaiting.append($0) }
+        }
+    }
+
+    /// Takes back a checked-out writer (nil: none was checked out) once the caller has sealed into it, or failed to
+    /// (`failure`, recorded as the saver's and rethrown here when the writer was fine). A full writer is stored.
+    func landed(_ writer: consuming PackWriter?, type: BlobType, failure error: (any Error)?) async throws {
         defer {
-            groupsInFlight -= 1
-            if groupsInFlight == 0 {
+            inFlight -= 1
+            let lanes = laneWaiting
+            laneWaiting = []
+            for c in lanes { c.resume() }
+            if inFlight == 0 {
                 let resumed = flushWaiting
                 flushWaiting = []
                 for c in resumed { c.resume() }
             }
         }
-        try await recordingFailure { try await seal(group, type: type, compressed: compressed) }
+        guard let writer else {
+            if failure == nil, let error { failure = error }
+            return
+        }
+        if let error {
+            openWriters[type, default: 1] -= 1
+            writer.discard()
+            if failure == nil { failure = error }
+            return
+        }
+        if writer.size >= repository.config.packSize {
+            openWriters[type, default: 1] -= 1
+            try await recordingFailure { try await store(writer) }
+        } else {
+            idleWriters[type, default: []].append(writer)
+        }
     }
 
     /// Runs `body`; its error becomes the saver's failure (the first one is kept) before it is thrown.
@@ -156,48 +225,35 @@ public actor BlobSaver {
         }
     }
 
-    /// Seals a compressed group into its type's pack (the plaintext itself when compressing did not pay).
-    private func seal(
-        _ group: BlobGroup, type: BlobType, compressed: Result<(BlobCompression, [UInt8]?), any Error>
-    ) async throws {
-        let (compression, payload) = try compressed.get()
-        var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
-        try (payload ?? group.plaintext).withUnsafeBytes {
-            try writer.addGroup(group, compression: compression, payload: $0)
+    /// Adds a prepared blob; a duplicate is dropped. Returns true if the blob was new. The blob is sealed outside the
+    /// actor, into a writer checked out for it.
+    @discardableResult
+    public nonisolated func add(
+        id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8]
+    ) async throws -> Bool {
+        guard try await reserve(id: id, type: type, rawLength: rawLength) else { return false }
+        try await sealInFlight(type: type) { writer in
+            try payload.withUnsafeBytes {
+                try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
+            }
         }
-        if writer.size >= repository.config.packSize {
-            try await store(writer)
-        } else {
-            writers[type] = writer
-        }
+        return true
     }
 
-    /// Adds a prepared blob; a duplicate is dropped. Returns true if the blob was new.
-    @discardableResult
-    public func add(id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8])
-        async throws -> Bool
-    {
+    /// Claims a new blob for its caller to seal (it is pending from here on); false for a known one.
+    func reserve(id: BlobID, type: BlobType, rawLength: Int) async throws -> Bool {
         // Back-pressure: while two full packs are being stored, new blobs wait, so whatever the number of producers
-        // at most one pack per type is being filled and two are being stored (in memory only without staging).
+        // at most `sealingLanes` packs per type are being filled and two are being stored (in memory only without
+        // staging).
         while storing >= 2 {
             await withCheckedContinuation { waiting.append($0) }
         }
         if let failure { throw failure }
         if isKnown(id) { return false }
-        try await recordingFailure {
-            var writer = try writers.removeValue(forKey: type) ?? newWriter(type)
-            try payload.withUnsafeBytes {
-                try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
-            }
-            pending.withLock { _ = $0.insert(id) }
-            statistics.blobsNew[type, default: 0] += 1
-            statistics.bytesRaw += UInt64(rawLength)
-            if writer.size >= repository.config.packSize {
-                try await store(writer)
-            } else {
-                writers[type] = writer
-            }
-        }
+        pending.withLock { _ = $0.insert(id) }
+        statistics.blobsNew[type, default: 0] += 1
+        statistics.bytesRaw += UInt64(rawLength)
+        inFlight += 1
         return true
     }
 
@@ -246,16 +302,22 @@ public actor BlobSaver {
     /// Stores the open groups and packs and the last index file, after the groups other callers are compressing;
     /// throws the saver's first failure if there was one. Call before writing a snapshot that refers to the blobs.
     public func flush() async throws {
-        while groupsInFlight > 0 {
+        while inFlight > 0 {
             await withCheckedContinuation { flushWaiting.append($0) }
         }
         try await recordingFailure {
             for (type, group) in groups {
                 groups[type] = nil
-                try await seal(group, type: type, compressed: Self.compress(group, with: repository))
+                let (compression, payload) = try Self.compress(group, with: repository).get()
+                var writer = try idleWriters[type]?.popLast() ?? newWriter(type)
+                try (payload ?? group.plaintext).withUnsafeBytes {
+                    try writer.addGroup(group, compression: compression, payload: $0)
+                }
+                idleWriters[type, default: []].append(writer)
             }
             for type in BlobType.allCases {
-                if let writer = writers.removeValue(forKey: type) { try await store(writer) }
+                for writer in idleWriters.removeValue(forKey: type) ?? [] { try await store(writer) }
+                openWriters[type] = nil
             }
             try await writeIndex()
         }

@@ -7,7 +7,7 @@ import HaulStorage
 /// computed as bytes are appended. With a staging store the bytes stream to a temporary file (1 MiB at a time; a larger
 /// sealed blob straight from the sealed box; every piece straight on when the staged object gathers appends itself),
 /// so a pack costs no memory; otherwise the pack is built in memory and stored whole.
-struct PackWriter {
+struct PackWriter: Sendable {
     /// A finished pack: its bytes, or the staged file holding them.
     enum Output {
         case bytes([UInt8])

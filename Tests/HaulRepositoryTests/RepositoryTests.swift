@@ -193,6 +193,79 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         }
     }
 
+    /// Many callers at once, with blobs stored alone and in groups and with duplicates across callers: each blob is
+    /// stored exactly once, whichever lane sealed it, and reads back equal.
+    @Test func concurrentSavesInParallelLanesStoreEachBlobOnce() async throws {
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let saver = BlobSaver(repository: repo)
+        func blob(_ i: Int) -> [UInt8] {
+            switch i % 3 {
+            case 0: pseudoRandom(1500 + i, seed: UInt64(i))  // grouped
+            case 1: pseudoRandom(40_000 + i, seed: UInt64(i))  // alone, incompressible
+            default: Array("blob \(i) ".utf8) + [UInt8](repeating: UInt8(i % 251), count: 30_000)  // alone, zstd
+            }
+        }
+        // Caller k saves blobs 40k..<40k+60: each overlaps the next caller's first 20.
+        let saved = try await withThrowingTaskGroup(of: [(BlobID, Int)].self) { group in
+            for k in 0..<8 {
+                group.addTask {
+                    var ids: [(BlobID, Int)] = []
+                    for i in (40 * k)..<(40 * k + 60) {
+                        ids.append((try await saver.save(type: .data, plaintext: blob(i)), i))
+                    }
+                    return ids
+                }
+            }
+            return try await group.reduce(into: [BlobID: Int]()) { all, ids in for (id, i) in ids { all[id] = i } }
+        }
+        try await saver.flush()
+        #expect(saved.count == 340)
+        #expect(await saver.statistics.blobsNew[.data] == 340)
+        let entries = await saver.storedPacks.flatMap(\.entries)
+        #expect(entries.count == 340 && Set(entries.map(\.id)) == Set(saved.keys))
+
+        let reopened = try await Repository.open(store: store, passphrase: testPassphrase)
+        #expect(try await reopened.loadIndex().blobs == 340)
+        for (id, i) in saved { #expect(try await reopened.loadBlob(id, type: .data) == blob(i)) }
+        for (pack, size) in reopened.index.packs { try await reopened.verifyPack(pack, size: Int64(size)) }
+    }
+
+    /// At most `sealingLanes` writers of a type are out at once: a third caller waits until one comes back, and then
+    /// gets that one.
+    @Test func aCallerWaitsWhileEveryLaneIsHeld() async throws {
+        #expect(BlobSaver.sealingLanes == 2)
+        let store = MemoryBlobStore()
+        let repo = try await makeRepository(store)
+        let saver = BlobSaver(repository: repo)
+        let blobs = (0..<3).map { pseudoRandom(20_000, seed: UInt64(70 + $0)) }
+        let ids = blobs.map { b in b.withUnsafeBytes { repo.blobID(of: $0) } }
+        for (id, b) in zip(ids, blobs) { #expect(try await saver.reserve(id: id, type: .data, rawLength: b.count)) }
+        var first = try await saver.checkOut(.data)
+        var second = try await saver.checkOut(.data)
+        #expect(first.salt != second.salt)
+        let third = Task { try await saver.checkOut(.data) }
+        try await Task.sleep(for: .milliseconds(100))
+        try blobs[0].withUnsafeBytes {
+            try first.add(id: ids[0], compression: .raw, rawLength: blobs[0].count, payload: $0)
+        }
+        let firstSalt = first.salt
+        try await saver.landed(first, type: .data, failure: nil)
+        var handedOn = try await third.value
+        #expect(handedOn.salt == firstSalt && handedOn.count == 1)
+        try blobs[1].withUnsafeBytes {
+            try second.add(id: ids[1], compression: .raw, rawLength: blobs[1].count, payload: $0)
+        }
+        try blobs[2].withUnsafeBytes {
+            try handedOn.add(id: ids[2], compression: .raw, rawLength: blobs[2].count, payload: $0)
+        }
+        try await saver.landed(second, type: .data, failure: nil)
+        try await saver.landed(handedOn, type: .data, failure: nil)
+        try await saver.flush()
+        #expect(await saver.storedPacks.count == 2)
+        for (id, b) in zip(ids, blobs) { #expect(try await repo.loadBlob(id, type: .data) == b) }
+    }
+
     /// A repository written before groups (pack and index version 1, format.md §14) stays readable.
     @Test func aVersion1PackAndIndexFileAreStillRead() async throws {
         let store = MemoryBlobStore()
