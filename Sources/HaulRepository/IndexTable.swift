@@ -64,7 +64,7 @@ struct CacheIOError: Error, CustomStringConvertible {
 /// prefix never match each other. Immutable after `init`, which verifies everything a lookup relies on.
 final class IndexTable: @unchecked Sendable {
     static let magic = Array("HAULIDXC".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
     static let headerLength = 104
     static let entryLength = 56
     static let packRecordLength = 72
@@ -73,11 +73,19 @@ final class IndexTable: @unchecked Sendable {
     let region: CacheRegion
     /// The index-set hash the table was built for (format.md §15).
     let setHash: Digest256
-    let listedFiles: Int
-    let usedFiles: [IndexID]
+    /// The index files listed when the table was built: the files in use first, in list order, then the
+    /// superseded ones.
+    let listedIDs: [IndexID]
+    /// The files in use (not superseded), in list order.
+    var usedFiles: ArraySlice<IndexID> { listedIDs[..<usedCount] }
+    var listedFiles: Int { listedIDs.count }
+    /// Every id named by the `supersedes` list of a listed file, ascending (format.md §15).
+    let supersededIDs: [IndexID]
+    private let usedCount: Int
     let packs: [MemoryIndex.PackRecord]
     let count: Int
-    private let entries: UnsafeRawPointer
+    /// The first entry; entries are `entryLength` bytes apart.
+    let entries: UnsafeRawPointer
     private let shift: UInt64
     private let directory: [UInt32]
 
@@ -100,16 +108,17 @@ final class IndexTable: @unchecked Sendable {
         }
         setHash = Self.digest(base + 16)
         if let expectedSetHash, setHash != expectedSetHash { throw fail("was built for another set of index files") }
-        listedFiles = Int(Self.u32(base, 48))
+        let listedCount = Int(Self.u32(base, 48))
         let usedCount = Int(Self.u32(base, 52))
         let packCount = Int(Self.u32(base, 56))
+        let supersededCount = Int(Self.u32(base, 60))
         let entryCount = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 64, as: UInt64.self))
         guard entryCount < UInt64(UInt32.max) else { throw fail("claims \(entryCount) entries") }
         count = Int(entryCount)
-        let packsStart = Self.headerLength + usedCount * 32
+        let packsStart = Self.headerLength + (listedCount + supersededCount) * 32
         let entriesStart = packsStart + packCount * Self.packRecordLength
         let expected = entriesStart + count * Self.entryLength
-        guard usedCount <= listedFiles, expected == size else {
+        guard usedCount <= listedCount, expected == size else {
             throw fail("has \(size) bytes but its header describes \(expected)")
         }
         let checksum = Self.digest(base + Self.checksumOffset)
@@ -117,7 +126,10 @@ final class IndexTable: @unchecked Sendable {
             .withUnsafeBytes { Self.digest($0.baseAddress!) }
         guard checksum == actual else { throw fail("fails its checksum") }
 
-        usedFiles = (0..<usedCount).map { ObjectID(Self.digest(base + Self.headerLength + $0 * 32)) }
+        self.usedCount = usedCount
+        listedIDs = (0..<listedCount).map { ObjectID(Self.digest(base + Self.headerLength + $0 * 32)) }
+        let supersededStart = Self.headerLength + listedCount * 32
+        supersededIDs = (0..<supersededCount).map { ObjectID(Self.digest(base + supersededStart + $0 * 32)) }
         packs = (0..<packCount).map { i in
             let p = base + packsStart + i * Self.packRecordLength
             return MemoryIndex.PackRecord(

@@ -2,6 +2,16 @@ import Crypto
 import Glibc
 import HaulFormat
 
+/// The index files an `IndexTable` describes (format.md §15).
+struct IndexFileSet {
+    /// The files in use, in list order.
+    var used: [IndexID] = []
+    /// The listed files that another listed file supersedes.
+    var supersededListed: [IndexID] = []
+    /// Every id named by the `supersedes` list of a listed file, listed or not.
+    var superseded: Set<IndexID> = []
+}
+
 /// Builds an `IndexTable` (format.md §15) from index files without holding their entries in memory.
 ///
 /// Each index file is turned into a sorted run of table entries (with the file's own pack ordinals) in a scratch
@@ -44,14 +54,17 @@ struct IndexTableBuilder {
     /// Merges the runs of `used` (positions in the order of `add`) into `output` and returns the table.
     ///
     /// - Parameters:
-    ///   - usedIDs: the ids of the used files, stored in the table for `Repository.indexFiles`.
-    ///   - listed: how many index files the repository listed (used + superseded).
+    ///   - files: the index files the table describes, stored in it for `Repository.indexFiles` and for extending.
+    ///   - base: a table whose entries come first (a blob in both keeps its entry) and whose packs keep their
+    ///     ordinals: the table being extended (format.md §15, "Extending").
     func finish(
-        used: [Int], usedIDs: [IndexID], listed: Int, setHash: Digest256, into output: ByteSink, what: String
+        used: [Int], files: IndexFileSet, setHash: Digest256, extending base: IndexTable? = nil,
+        into output: ByteSink, what: String
     ) throws -> IndexTable {
-        // Global pack ordinals in order of first appearance, as MemoryIndex.add assigns them.
-        var packs: [MemoryIndex.PackRecord] = []
+        // Global pack ordinals: the base's, then in order of first appearance, as MemoryIndex.add assigns them.
+        var packs: [MemoryIndex.PackRecord] = base?.packs ?? []
         var ordinalOf: [PackID: UInt32] = [:]
+        for (i, p) in packs.enumerated() where ordinalOf[p.id] == nil { ordinalOf[p.id] = UInt32(i) }
         var mapping: [[UInt32]] = Array(repeating: [], count: runList.count)
         for f in used {
             mapping[f] = runList[f].packs.map { p in
@@ -66,7 +79,9 @@ struct IndexTableBuilder {
         try output.append(zeros: IndexTable.headerLength)
         output.startChecksum()
         var body: [UInt8] = []
-        for id in usedIDs { body.append(contentsOf: id.digest.bytes) }
+        for id in files.used + files.supersededListed + files.superseded.sorted() {
+            body.append(contentsOf: id.digest.bytes)
+        }
         for p in packs {
             body.append(contentsOf: p.id.digest.bytes)
             Self.appendLE(&body, p.size, 8)
@@ -75,17 +90,28 @@ struct IndexTableBuilder {
         try body.withUnsafeBytes { try output.append($0) }
 
         // The runs are unmapped before the table is mapped and verified, so their pages are not resident together.
-        let count = try Self.merge(
-            try runs.finish(), runs: used.map { (runList[$0].start, runList[$0].count, mapping[$0]) }, into: output)
+        let count: Int
+        do {
+            let scratch = try runs.finish()
+            var sources = used.map {
+                MergeRun(
+                    entries: scratch.base, start: runList[$0].start, count: runList[$0].count, ordinals: mapping[$0])
+            }
+            if let base {
+                let identity = (0..<UInt32(base.packs.count)).map { $0 }
+                sources.insert(MergeRun(entries: base.entries, start: 0, count: base.count, ordinals: identity), at: 0)
+            }
+            count = try withExtendedLifetime((scratch, base)) { try Self.merge(sources, into: output) }
+        }
 
         var header: [UInt8] = IndexTable.magic
         Self.appendLE(&header, UInt64(IndexTable.version), 4)
         Self.appendLE(&header, UInt64(IndexTable.entryLength), 4)
         header.append(contentsOf: setHash.bytes)
-        Self.appendLE(&header, UInt64(listed), 4)
-        Self.appendLE(&header, UInt64(used.count), 4)
+        Self.appendLE(&header, UInt64(files.used.count + files.supersededListed.count), 4)
+        Self.appendLE(&header, UInt64(files.used.count), 4)
         Self.appendLE(&header, UInt64(packs.count), 4)
-        Self.appendLE(&header, 0, 4)
+        Self.appendLE(&header, UInt64(files.superseded.count), 4)
         Self.appendLE(&header, UInt64(count), 8)
         header.append(contentsOf: output.checksum().bytes)
         precondition(header.count == IndexTable.headerLength)
@@ -93,21 +119,28 @@ struct IndexTableBuilder {
         return try IndexTable(region: try output.finish(), expectedSetHash: setHash, what: what)
     }
 
+    /// Sorted entries to merge: `count` entries from position `start` of `entries`, whose pack ordinals map through
+    /// `ordinals` to the table's.
+    private struct MergeRun {
+        var entries: UnsafeRawPointer
+        var start: Int
+        var count: Int
+        var ordinals: [UInt32]
+    }
+
     /// K-way merge over the runs with a binary heap ordered by (id, run position); returns the entries written.
-    private static func merge(
-        _ source: CacheRegion, runs: [(start: Int, count: Int, ordinals: [UInt32])], into output: ByteSink
-    ) throws -> Int {
-        let base = source.base
+    private static func merge(_ runs: [MergeRun], into output: ByteSink) throws -> Int {
         struct Cursor {
             var next: Int
             var end: Int
             var key: Digest256
             let run: Int
         }
-        func entry(_ i: Int) -> UnsafeRawPointer { base + i * IndexTable.entryLength }
+        func entry(_ run: Int, _ i: Int) -> UnsafeRawPointer { runs[run].entries + i * IndexTable.entryLength }
         var heap: [Cursor] = runs.enumerated().compactMap { run, r in
             r.count == 0
-                ? nil : Cursor(next: r.start, end: r.start + r.count, key: IndexTable.digest(entry(r.start)), run: run)
+                ? nil
+                : Cursor(next: r.start, end: r.start + r.count, key: IndexTable.digest(entry(run, r.start)), run: run)
         }
         func less(_ a: Cursor, _ b: Cursor) -> Bool { a.key < b.key || (a.key == b.key && a.run < b.run) }
         func siftDown(_ start: Int) {
@@ -132,7 +165,7 @@ struct IndexTableBuilder {
             let top = heap[0]
             if top.key != last {
                 last = top.key
-                let e = entry(top.next)
+                let e = entry(top.run, top.next)
                 let ordinal = runs[top.run].ordinals[Int(IndexTable.u32(e, 32))]
                 try buffer.withUnsafeMutableBytes { b in
                     b.copyMemory(from: UnsafeRawBufferPointer(start: e, count: IndexTable.entryLength))
@@ -143,14 +176,13 @@ struct IndexTableBuilder {
             }
             if top.next + 1 < top.end {
                 heap[0].next += 1
-                heap[0].key = IndexTable.digest(entry(top.next + 1))
+                heap[0].key = IndexTable.digest(entry(top.run, top.next + 1))
             } else {
                 heap[0] = heap[heap.count - 1]
                 heap.removeLast()
             }
             if !heap.isEmpty { siftDown(0) }
         }
-        withExtendedLifetime(source) {}
         return written
     }
 

@@ -26,6 +26,8 @@ extension Repository {
         /// The cache file the table is mapped from; `nil` when it lives on the heap.
         var cacheFile: String?
         var reused: Bool
+        /// How many index files were read: none when reused, the new ones when extended, all when built.
+        var indexFilesRead: Int
     }
 
     /// The index-set hash (format.md §15): SHA-256 of a label, the repository id and the sorted index file ids.
@@ -51,34 +53,97 @@ extension Repository {
     }
 
     /// Lists the index files and returns the base table for them: the cache file named by their set hash when it
-    /// verifies, else a table built from the index files into a new cache file (or on the heap without a cache
-    /// directory, or when writing the cache fails). A damaged cache file is deleted and rebuilt, never trusted.
+    /// verifies; else the cache file of an earlier set extended with the index files added since, when that is
+    /// possible; else a table built from all index files into a new cache file (or on the heap without a cache
+    /// directory, or when writing the cache fails). A damaged cache file is deleted, never trusted.
     func loadIndexTable() async throws -> LoadedTable {
         let ids = try await store.list(.index).map { ObjectID(hex: $0.key.name)! }
         let setHash = Self.indexSetHash(repository: keys.repositoryID, files: ids)
         if let dir = repositoryCacheDirectory {
             let path = "\(dir)/index-\(setHash.hex).cache"
-            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 {
-                defer { close(fd) }
-                do {
-                    let region = try CacheRegion.map(fd: fd, what: path)
-                    let table = try IndexTable(region: region, expectedSetHash: setHash, what: "index cache \(path)")
-                    return LoadedTable(table: table, cacheFile: path, reused: true)
-                } catch {
-                    unlink(path)
-                }
+            if let table = Self.mapCacheFile(path, expectedSetHash: setHash) {
+                return LoadedTable(table: table, cacheFile: path, reused: true, indexFilesRead: 0)
             }
             do {
-                let table = try await buildIndexTable(ids, setHash: setHash, directory: dir, path: path)
+                var loaded: (table: IndexTable, read: Int)?
+                if let base = earlierTable(in: dir, listed: Set(ids), except: path) {
+                    loaded = try await extendIndexTable(base, ids: ids, setHash: setHash, directory: dir, path: path)
+                }
+                if loaded == nil {
+                    loaded = (try await buildIndexTable(ids, setHash: setHash, directory: dir, path: path), ids.count)
+                }
                 removeStaleCacheFiles(in: dir, keeping: path)
-                return LoadedTable(table: table, cacheFile: path, reused: false)
+                return LoadedTable(table: loaded!.table, cacheFile: path, reused: false, indexFilesRead: loaded!.read)
             } catch is CacheIOError {
                 // The cache directory is not usable (full, read-only): keep the table on the heap.
             }
         }
         let table = try await buildIndexTable(ids, setHash: setHash, directory: nil, path: nil)
-        return LoadedTable(table: table, cacheFile: nil, reused: false)
+        return LoadedTable(table: table, cacheFile: nil, reused: false, indexFilesRead: ids.count)
+    }
+
+    /// Maps and verifies a cache file; a file that does not verify is deleted.
+    private static func mapCacheFile(_ path: String, expectedSetHash: Digest256?) -> IndexTable? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        do {
+            let region = try CacheRegion.map(fd: fd, what: path)
+            return try IndexTable(region: region, expectedSetHash: expectedSetHash, what: "index cache \(path)")
+        } catch {
+            unlink(path)
+            return nil
+        }
+    }
+
+    /// The valid cache file of an earlier set of index files that are all still listed, the one of the most files
+    /// (format.md §15, "Extending"). A file whose stored ids do not give its set hash is deleted.
+    private func earlierTable(in dir: String, listed: Set<IndexID>, except path: String) -> IndexTable? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+        var best: IndexTable?
+        for name in names where name.hasPrefix("index-") && name.hasSuffix(".cache") && "\(dir)/\(name)" != path {
+            let full = "\(dir)/\(name)"
+            guard let table = Self.mapCacheFile(full, expectedSetHash: nil) else { continue }
+            guard Self.indexSetHash(repository: keys.repositoryID, files: table.listedIDs) == table.setHash,
+                "index-\(table.setHash.hex).cache" == name
+            else {
+                unlink(full)
+                continue
+            }
+            if table.listedIDs.allSatisfy(listed.contains), table.listedFiles > best?.listedFiles ?? -1 {
+                best = table
+            }
+        }
+        return best
+    }
+
+    /// The table of `ids` from `base` and the index files `base` does not list, or `nil` when one of those
+    /// supersedes other files (then only a build gives the right set of files in use).
+    private func extendIndexTable(
+        _ base: IndexTable, ids: [IndexID], setHash: Digest256, directory: String, path: String
+    )
+        async throws -> (table: IndexTable, read: Int)?
+    {
+        let known = Set(base.listedIDs)
+        let new = ids.filter { !known.contains($0) }
+        var files = IndexFileSet(
+            used: Array(base.usedFiles), supersededListed: Array(base.listedIDs[base.usedFiles.count...]),
+            superseded: Set(base.supersededIDs))
+        var builder = try IndexTableBuilder(directory: directory)
+        for id in new {
+            let file = try await readIndexFile(id)
+            guard file.supersedes.isEmpty else { return nil }
+            if files.superseded.contains(id) {
+                files.supersededListed.append(id)
+            } else {
+                try builder.add(file)
+                files.used.append(id)
+            }
+        }
+        let added = files.used.count - base.usedFiles.count
+        let table = try Self.writeTable(
+            builder, used: Array(0..<added), files: files, setHash: setHash, extending: base, path: path)
+        return (table, new.count)
     }
 
     private func buildIndexTable(_ ids: [IndexID], setHash: Digest256, directory: String?, path: String?)
@@ -92,17 +157,25 @@ extension Repository {
             try builder.add(file)
         }
         let used = ids.indices.filter { !superseded.contains(ids[$0]) }
+        let files = IndexFileSet(
+            used: used.map { ids[$0] }, supersededListed: ids.filter(superseded.contains), superseded: superseded)
         guard let path else {
-            return try builder.finish(
-                used: used, usedIDs: used.map { ids[$0] }, listed: ids.count, setHash: setHash, into: ByteSink(),
-                what: "index table")
+            return try builder.finish(used: used, files: files, setHash: setHash, into: ByteSink(), what: "index table")
         }
+        return try Self.writeTable(builder, used: used, files: files, setHash: setHash, extending: nil, path: path)
+    }
+
+    /// Finishes `builder` into a temporary file renamed to `path` once complete.
+    private static func writeTable(
+        _ builder: IndexTableBuilder, used: [Int], files: IndexFileSet, setHash: Digest256, extending base: IndexTable?,
+        path: String
+    ) throws -> IndexTable {
         var g = SystemRandomNumberGenerator()
         let temporary = "\(path).\(String(g.next() as UInt64, radix: 16)).tmp"
         do {
             let table = try builder.finish(
-                used: used, usedIDs: used.map { ids[$0] }, listed: ids.count, setHash: setHash,
-                into: try ByteSink(creating: temporary), what: "index cache \(path)")
+                used: used, files: files, setHash: setHash, extending: base, into: try ByteSink(creating: temporary),
+                what: "index cache \(path)")
             guard rename(temporary, path) == 0 else { throw CacheIOError("cannot rename \(temporary)", errno: errno) }
             return table
         } catch {

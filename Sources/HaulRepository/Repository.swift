@@ -141,6 +141,9 @@ public final class Repository: Sendable {
         public var cacheFile: String? = nil
         /// Whether the cache file was reused rather than built from the index files.
         public var cacheReused = false
+        /// How many index files were read: none when the cache file was reused, those added since it was built when
+        /// it was extended, all of them when it was built (format.md §15).
+        public var indexFilesRead = 0
     }
 
     /// Loads every index file that no other index file supersedes into `index` (format.md §7), replacing what the
@@ -150,11 +153,11 @@ public final class Repository: Sendable {
     public func loadIndex() async throws -> IndexLoadReport {
         let loaded = try await loadIndexTable()
         index.replaceBase(with: loaded.table)
-        loadedIndexFiles.withLock { $0 = loaded.table.usedFiles }
+        loadedIndexFiles.withLock { $0 = Array(loaded.table.usedFiles) }
         let used = loaded.table.usedFiles.count
         return IndexLoadReport(
             files: used, superseded: loaded.table.listedFiles - used, packs: index.packCount, blobs: index.blobCount,
-            cacheFile: loaded.cacheFile, cacheReused: loaded.reused)
+            cacheFile: loaded.cacheFile, cacheReused: loaded.reused, indexFilesRead: loaded.indexFilesRead)
     }
 
     /// The index files `loadIndex` used.

@@ -3,9 +3,10 @@
 //   haul-bench-index [--blobs N] [--lookups M] [--dir DIR] [--keep]
 //
 // Writes a synthetic repository (real, sealed index files; no pack data) of N blobs into DIR (default: a fresh
-// temporary directory), then measures in two fresh child processes, so that nothing the generator allocated is
-// counted: the first builds the index cache, the second reuses it. Each child reads /proc/self/status before and
-// after `loadIndex` and after M lookups (half hits, half misses). Prints one JSON object.
+// temporary directory), then measures in fresh child processes, so that nothing the generator allocated is
+// counted: the first builds the index cache, the second reuses it; then the parent adds one index file more (what a
+// backup of 16,000 new blobs writes) and a third child extends the cache with it. Each child reads /proc/self/status
+// before and after `loadIndex` and after M lookups (half hits, half misses). Prints one JSON object.
 import Foundation
 import Glibc
 import HaulCrypto
@@ -54,13 +55,19 @@ func json(_ value: Any) -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-func generate(root: String, blobs: Int) async throws {
+/// Writes index files for the blobs `range` of the hit stream; the repository is created for a range from 0.
+func generate(root: String, range: Range<Int>) async throws {
     try FileManager.default.createDirectory(atPath: "\(root)/repo", withIntermediateDirectories: true)
     let store = try FileSystemBlobStore(root: "\(root)/repo")
-    let repo = try await Repository.initialize(
-        store: store, passphrase: passphrase, kdf: .test, hostname: "bench", username: "bench")
-    var next = 0
-    var packNumber: UInt64 = 0
+    let repo =
+        range.lowerBound == 0
+        ? try await Repository.initialize(
+            store: store, passphrase: passphrase, kdf: .test, hostname: "bench", username: "bench")
+        : try await Repository.open(store: store, passphrase: passphrase)
+    let blobs = range.upperBound
+    var next = range.lowerBound
+    // Pack ids of a later range come from numbers of their own.
+    var packNumber: UInt64 = range.lowerBound == 0 ? 0 : 1 << 32 | UInt64(range.lowerBound)
     while next < blobs {
         var packs: [IndexFile.PackInfo] = []
         for _ in 0..<packsPerIndexFile where next < blobs {
@@ -110,7 +117,8 @@ func measure(root: String, blobs: Int, lookups: Int) async throws -> [String: An
     let anonDelta = (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0)
     return [
         "blobs": report.blobs, "indexFiles": report.files, "packs": report.packs,
-        "cacheReused": report.cacheReused, "cacheFileBytes": fileSize(report.cacheFile),
+        "cacheReused": report.cacheReused, "indexFilesRead": report.indexFilesRead,
+        "cacheFileBytes": fileSize(report.cacheFile),
         "loadSeconds": loadSeconds,
         "beforeLoad": before, "afterLoad": afterLoad, "afterLookups": afterLookups,
         "anonBytesPerBlob": Double(anonDelta) / Double(max(blobs, 1)),
@@ -163,11 +171,18 @@ do {
     defer { if !arguments.contains("--keep") { try? FileManager.default.removeItem(atPath: root) } }
 
     let start = ContinuousClock.now
-    try await generate(root: root, blobs: blobs)
+    try await generate(root: root, range: 0..<blobs)
     let generateSeconds = seconds(since: start)
     let build = try runChild(["measure", root, String(blobs), String(lookups)])
     let reuse = try runChild(["measure", root, String(blobs), String(lookups)])
-    print(json(["blobs": blobs, "generateSeconds": generateSeconds, "build": build, "reuse": reuse]))
+    let added = blobsPerPack * packsPerIndexFile
+    try await generate(root: root, range: blobs..<(blobs + added))
+    let extend = try runChild(["measure", root, String(blobs + added), String(lookups)])
+    print(
+        json([
+            "blobs": blobs, "generateSeconds": generateSeconds, "build": build, "reuse": reuse,
+            "extendAddedBlobs": added, "extend": extend,
+        ]))
 } catch {
     FileHandle.standardError.write(Data("haul-bench-index: \(error)\n".utf8))
     exit(1)

@@ -195,45 +195,125 @@ func referenceIndex(_ repo: Repository) async throws -> [BlobID: BlobLocation] {
             #expect(reused.blobs == built.blobs && reused.files == 3 && again.indexFiles == repo.indexFiles)
             #expect(try await referenceIndex(again).allSatisfy { again.index.location(of: $0.key) == $0.value })
 
-            // A new index file: rebuilt under a new name, the old file removed.
+            #expect(built.indexFilesRead == 3 && reused.indexFilesRead == 0)
+
+            // A new index file: the table is extended under a new name, the old file removed.
             var g = SeededGenerator(state: 1234)
             let extra = BlobID(g.digest())
             let added = try await again.writeIndexFile(IndexFile(packs: [syntheticPack([extra], &g)]))
             let afterAdd = try await again.loadIndex()
-            #expect(!afterAdd.cacheReused && afterAdd.cacheFile != built.cacheFile)
+            #expect(!afterAdd.cacheReused && afterAdd.cacheFile != built.cacheFile && afterAdd.indexFilesRead == 1)
             #expect(afterAdd.blobs == built.blobs + 1 && again.index.contains(extra))
             #expect(try cacheFiles(dir, repo) == [afterAdd.cacheFile!])
 
-            // Removing it again: rebuilt, and the blob is gone.
+            // Removing it again: rebuilt from every file, and the blob is gone.
             try await store.delete(ObjectKey(.index, added))
             let afterRemove = try await again.loadIndex()
-            #expect(!afterRemove.cacheReused && afterRemove.blobs == built.blobs)
+            #expect(!afterRemove.cacheReused && afterRemove.blobs == built.blobs && afterRemove.indexFilesRead == 3)
             #expect(!again.index.contains(extra) && again.index.contains(stored[0]))
             #expect(try await again.loadIndex().cacheReused)
 
-            // Superseding files changes the set too.
+            // A file that supersedes others changes the files in use: rebuilt from every file.
             let old = await store.list(.index).map { ObjectID(hex: $0.key.name)! }
             _ = try await again.writeIndexFile(IndexFile(supersedes: old, packs: []))
             let afterPrune = try await again.loadIndex()
             #expect(!afterPrune.cacheReused && afterPrune.blobs == 0 && afterPrune.superseded == 3)
+            #expect(afterPrune.indexFilesRead == 4)
             #expect(try await reopen(store, cache: dir).loadIndex().superseded == 3)
+        }
+    }
+
+    /// Every location of every blob in the index files in use: where a blob is stored twice, the index may answer
+    /// either (format.md §7).
+    func allLocations(_ store: any BlobStore, cache: String) async throws -> [BlobID: Set<BlobLocation>] {
+        let repo = try await Repository.open(store: store, passphrase: testPassphrase, cacheDirectory: cache)
+        var superseded = Set<IndexID>()
+        var files: [(IndexID, IndexFile)] = []
+        for id in try await store.list(.index).map({ ObjectID(hex: $0.key.name)! }) {
+            let file = try await repo.readIndexFile(id)
+            superseded.formUnion(file.supersedes)
+            files.append((id, file))
+        }
+        var out: [BlobID: Set<BlobLocation>] = [:]
+        for (id, file) in files where !superseded.contains(id) {
+            for pack in file.packs {
+                for e in pack.entries {
+                    out[e.id, default: []].insert(BlobLocation(pack: pack.id, salt: pack.salt, entry: e))
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func anEarlierCacheIsExtendedReadingOnlyTheNewIndexFiles() async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            let stored = try await writeIndexFiles(repo, files: 3, packs: 3, blobs: 80, seed: 31)
+            let old = await store.list(.index).map { ObjectID(hex: $0.key.name)! }
+            let built = try await repo.loadIndex()
+            // Three more files, as backups write them; one holds a blob the old files hold too.
+            try await writeIndexFiles(repo, files: 2, packs: 2, blobs: 60, seed: 32)
+            var g = SeededGenerator(state: 33)
+            let overlapping = syntheticPack([stored[5], BlobID(g.digest())], &g)
+            _ = try await repo.writeIndexFile(IndexFile(packs: [overlapping]))
+            let expected = try await allLocations(store, cache: "\(dir)/other")
+
+            // Every old index file now reads as damaged: extending must not need them.
+            let faulty = FaultyBlobStore(
+                base: store, faults: old.map { .flipBit(key: ObjectKey(.index, $0), byteOffset: 40) })
+            let reopened = try await Repository.open(store: faulty, passphrase: testPassphrase, cacheDirectory: dir)
+            let report = try await reopened.loadIndex()
+            #expect(!report.cacheReused && report.indexFilesRead == 3 && report.cacheFile != built.cacheFile)
+            #expect(report.files == 6 && report.blobs == expected.count && reopened.index.blobCount == expected.count)
+            #expect(reopened.index.packCount == built.packs + 5)
+            for (id, locations) in expected {
+                #expect(reopened.index.location(of: id).map(locations.contains) == true)
+            }
+            #expect(try cacheFiles(dir, repo) == [report.cacheFile!])
+            #expect(
+                try await Repository.open(store: faulty, passphrase: testPassphrase, cacheDirectory: dir)
+                    .loadIndex().cacheReused)
+
+            // A build from every index file gives the same blobs.
+            let rebuilt = try await reopen(store, cache: "\(dir)/fresh")
+            let fresh = try await rebuilt.loadIndex()
+            #expect(fresh.indexFilesRead == 6 && fresh.blobs == report.blobs && fresh.packs == report.packs)
+            #expect(Set(rebuilt.indexFiles) == Set(reopened.indexFiles))
+        }
+    }
+
+    @Test func aSupersededFileThatReappearsStaysSuperseded() async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            var g = SeededGenerator(state: 41)
+            let kept = syntheticPack((0..<10).map { _ in BlobID(g.digest()) }, &g)
+            let dropped = syntheticPack((0..<10).map { _ in BlobID(g.digest()) }, &g)
+            let x = try await repo.writeIndexFile(IndexFile(packs: [dropped]))
+            let xBytes = try await store.get(ObjectKey(.index, x))
+            _ = try await repo.writeIndexFile(IndexFile(supersedes: [x], packs: [kept]))
+            // As a prune does: the superseded file is deleted, then the index is loaded.
+            try await store.delete(ObjectKey(.index, x))
+            #expect(try await repo.loadIndex().blobs == 10)
+
+            // The superseded file comes back (a copy from elsewhere): its blobs must stay out of the index.
+            try await store.put(ObjectKey(.index, x), xBytes)
+            let report = try await repo.loadIndex()
+            #expect(report.indexFilesRead == 1 && report.files == 1 && report.superseded == 1 && report.blobs == 10)
+            #expect(dropped.entries.allSatisfy { !repo.index.contains($0.id) })
+            #expect(kept.entries.allSatisfy { repo.index.contains($0.id) })
+            let rebuilt = try await reopen(store, cache: "\(dir)/fresh").loadIndex()
+            #expect(rebuilt.blobs == 10 && rebuilt.superseded == 1 && rebuilt.indexFilesRead == 2)
         }
     }
 
     enum Damage: String, CaseIterable, Sendable {
         case truncated, extended, empty, flippedEntryBit, flippedHeaderCount, flippedChecksum, garbage
-    }
 
-    @Test(arguments: Damage.allCases)
-    func aDamagedCacheIsRebuiltNotTrusted(damage: Damage) async throws {
-        try await TemporaryDirectory.with { dir in
-            let store = MemoryBlobStore()
-            let repo = try await makeRepository(store, cache: dir)
-            try await writeIndexFiles(repo, files: 2, packs: 3, blobs: 60, seed: 21)
-            let built = try await repo.loadIndex()
-            let path = try #require(built.cacheFile)
-            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-            switch damage {
+        func apply(to original: [UInt8]) -> [UInt8] {
+            var bytes = original
+            switch self {
             case .truncated: bytes.removeLast(IndexTable.entryLength)
             case .extended: bytes += [UInt8](repeating: 0, count: IndexTable.entryLength)
             case .empty: bytes = []
@@ -242,11 +322,32 @@ func referenceIndex(_ repo: Repository) async throws -> [BlobID: BlobLocation] {
             case .flippedChecksum: bytes[IndexTable.checksumOffset] ^= 0x80
             case .garbage: bytes = (0..<bytes.count).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             }
+            return bytes
+        }
+    }
+
+    /// A damaged cache file is never trusted: neither reused for its own set of index files nor extended for a
+    /// later one (`laterSet`: an index file was added after it was built).
+    @Test(arguments: Damage.allCases, [false, true])
+    func aDamagedCacheIsRebuiltNotTrusted(damage: Damage, laterSet: Bool) async throws {
+        try await TemporaryDirectory.with { dir in
+            let store = MemoryBlobStore()
+            let repo = try await makeRepository(store, cache: dir)
+            try await writeIndexFiles(repo, files: 2, packs: 3, blobs: 60, seed: 21)
+            let built = try await repo.loadIndex()
+            let path = try #require(built.cacheFile)
+            if laterSet { try await writeIndexFiles(repo, files: 1, packs: 2, blobs: 30, seed: 22) }
+            let bytes = damage.apply(to: try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
             try Data(bytes).write(to: URL(fileURLWithPath: path))
 
             let again = try await reopen(store, cache: dir)
             let report = try await again.loadIndex()
-            #expect(!report.cacheReused && report.cacheFile == path && report.blobs == built.blobs)
+            #expect(!report.cacheReused && report.indexFilesRead == (laterSet ? 3 : 2))
+            if laterSet {
+                #expect(!FileManager.default.fileExists(atPath: path) && report.blobs > built.blobs)
+            } else {
+                #expect(report.cacheFile == path && report.blobs == built.blobs)
+            }
             #expect(try await referenceIndex(again).allSatisfy { again.index.location(of: $0.key) == $0.value })
             #expect(try await reopen(store, cache: dir).loadIndex().cacheReused)
         }
