@@ -39,6 +39,12 @@ final class CacheRegion: @unchecked Sendable {
         if isMapping { _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_RANDOM) }
     }
 
+    /// Tells the kernel that the pages are read once, front to back (read-ahead, early reclaim): a table being
+    /// merged into its extension.
+    func adviseSequentialAccess() {
+        if isMapping { _ = madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_SEQUENTIAL) }
+    }
+
     deinit {
         if isMapping {
             munmap(UnsafeMutableRawPointer(mutating: base), count)

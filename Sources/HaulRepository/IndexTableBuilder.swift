@@ -98,6 +98,7 @@ struct IndexTableBuilder {
                     entries: scratch.base, start: runList[$0].start, count: runList[$0].count, ordinals: mapping[$0])
             }
             if let base {
+                base.region.adviseSequentialAccess()
                 let identity = (0..<UInt32(base.packs.count)).map { $0 }
                 sources.insert(MergeRun(entries: base.entries, start: 0, count: base.count, ordinals: identity), at: 0)
             }

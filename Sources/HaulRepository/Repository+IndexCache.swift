@@ -59,30 +59,32 @@ extension Repository {
     func loadIndexTable() async throws -> LoadedTable {
         let ids = try await store.list(.index).map { ObjectID(hex: $0.key.name)! }
         let setHash = Self.indexSetHash(repository: keys.repositoryID, files: ids)
+        var read = 0
         if let dir = repositoryCacheDirectory {
             let path = "\(dir)/index-\(setHash.hex).cache"
             if let table = Self.mapCacheFile(path, expectedSetHash: setHash) {
                 return LoadedTable(table: table, cacheFile: path, reused: true, indexFilesRead: 0)
             }
             do {
-                var loaded: (table: IndexTable, read: Int)?
+                var table: IndexTable?
                 if let base = earlierTable(in: dir, listed: Set(ids), except: path) {
-                    loaded = try await extendIndexTable(base, ids: ids, setHash: setHash, directory: dir, path: path)
+                    table = try await extendIndexTable(
+                        base, ids: ids, setHash: setHash, directory: dir, path: path, read: &read)
                 }
-                if loaded == nil {
-                    loaded = (try await buildIndexTable(ids, setHash: setHash, directory: dir, path: path), ids.count)
+                if table == nil {
+                    table = try await buildIndexTable(ids, setHash: setHash, directory: dir, path: path, read: &read)
                 }
                 removeStaleCacheFiles(in: dir, keeping: path)
-                return LoadedTable(table: loaded!.table, cacheFile: path, reused: false, indexFilesRead: loaded!.read)
+                return LoadedTable(table: table!, cacheFile: path, reused: false, indexFilesRead: read)
             } catch is CacheIOError {
                 // The cache directory is not usable (full, read-only): keep the table on the heap.
             }
         }
-        let table = try await buildIndexTable(ids, setHash: setHash, directory: nil, path: nil)
-        return LoadedTable(table: table, cacheFile: nil, reused: false, indexFilesRead: ids.count)
+        let table = try await buildIndexTable(ids, setHash: setHash, directory: nil, path: nil, read: &read)
+        return LoadedTable(table: table, cacheFile: nil, reused: false, indexFilesRead: read)
     }
 
-    /// Maps and verifies a cache file; a file that does not verify is deleted.
+    /// Maps and verifies a cache file; a file that does not verify is deleted (one that cannot be mapped is not).
     private static func mapCacheFile(_ path: String, expectedSetHash: Digest256?) -> IndexTable? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -90,8 +92,10 @@ extension Repository {
         do {
             let region = try CacheRegion.map(fd: fd, what: path)
             return try IndexTable(region: region, expectedSetHash: expectedSetHash, what: "index cache \(path)")
-        } catch {
+        } catch let error as HaulError where error.code == .corrupted {
             unlink(path)
+            return nil
+        } catch {
             return nil
         }
     }
@@ -118,12 +122,10 @@ extension Repository {
     }
 
     /// The table of `ids` from `base` and the index files `base` does not list, or `nil` when one of those
-    /// supersedes other files (then only a build gives the right set of files in use).
+    /// supersedes other files (then only a build gives the right set of files in use). Counts the files read.
     private func extendIndexTable(
-        _ base: IndexTable, ids: [IndexID], setHash: Digest256, directory: String, path: String
-    )
-        async throws -> (table: IndexTable, read: Int)?
-    {
+        _ base: IndexTable, ids: [IndexID], setHash: Digest256, directory: String, path: String, read: inout Int
+    ) async throws -> IndexTable? {
         let known = Set(base.listedIDs)
         let new = ids.filter { !known.contains($0) }
         var files = IndexFileSet(
@@ -132,6 +134,7 @@ extension Repository {
         var builder = try IndexTableBuilder(directory: directory)
         for id in new {
             let file = try await readIndexFile(id)
+            read += 1
             guard file.supersedes.isEmpty else { return nil }
             if files.superseded.contains(id) {
                 files.supersededListed.append(id)
@@ -141,18 +144,19 @@ extension Repository {
             }
         }
         let added = files.used.count - base.usedFiles.count
-        let table = try Self.writeTable(
+        return try Self.writeTable(
             builder, used: Array(0..<added), files: files, setHash: setHash, extending: base, path: path)
-        return (table, new.count)
     }
 
-    private func buildIndexTable(_ ids: [IndexID], setHash: Digest256, directory: String?, path: String?)
-        async throws -> IndexTable
-    {
+    /// The table of `ids` from every one of them; counts the files read.
+    private func buildIndexTable(
+        _ ids: [IndexID], setHash: Digest256, directory: String?, path: String?, read: inout Int
+    ) async throws -> IndexTable {
         var builder = try IndexTableBuilder(directory: directory)
         var superseded = Set<IndexID>()
         for id in ids {
             let file = try await readIndexFile(id)
+            read += 1
             superseded.formUnion(file.supersedes)
             try builder.add(file)
         }

@@ -178,6 +178,9 @@ do {
     let added = blobsPerPack * packsPerIndexFile
     try await generate(root: root, range: blobs..<(blobs + added))
     let extend = try runChild(["measure", root, String(blobs + added), String(lookups)])
+    guard (extend as? [String: Any])?["indexFilesRead"] as? Int == 1 else {
+        throw HaulError(.internalError, "the third child did not extend the cache: \(extend)")
+    }
     print(
         json([
             "blobs": blobs, "generateSeconds": generateSeconds, "build": build, "reuse": reuse,
