@@ -79,10 +79,10 @@ final class IndexTable: @unchecked Sendable {
     let region: CacheRegion
     /// The index-set hash the table was built for (format.md §15).
     let setHash: Digest256
-    /// The index files listed when the table was built: the files in use first, in list order, then the
-    /// superseded ones.
+    /// The index files listed when the table was built: the files in use first (in list order, an extension's new
+    /// files after the old table's), then the superseded ones.
     let listedIDs: [IndexID]
-    /// The files in use (not superseded), in list order.
+    /// The files in use (not superseded), in the order of `listedIDs`.
     var usedFiles: ArraySlice<IndexID> { listedIDs[..<usedCount] }
     var listedFiles: Int { listedIDs.count }
     /// Every id named by the `supersedes` list of a listed file, ascending (format.md §15).
