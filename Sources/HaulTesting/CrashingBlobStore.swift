@@ -16,6 +16,8 @@ public actor CrashingBlobStore: BlobStore {
     public private(set) var writesPerformed = 0
     /// Whether the crash has happened.
     public private(set) var hasCrashed = false
+    /// The write that crashed: its key, and whether it was a `delete` (else a `put`).
+    public private(set) var crashingWrite: (key: ObjectKey, isDelete: Bool)?
 
     public nonisolated let capabilities: StoreCapabilities
 
@@ -51,7 +53,7 @@ public actor CrashingBlobStore: BlobStore {
     }
 
     public func put(_ key: ObjectKey, _ bytes: [UInt8], mode: PutMode) async throws {
-        switch try admitWrite() {
+        switch try admitWrite(key, isDelete: false) {
         case .proceed:
             try await base.put(key, bytes, mode: mode)
         case .crash(let lands):
@@ -61,7 +63,7 @@ public actor CrashingBlobStore: BlobStore {
     }
 
     public func delete(_ key: ObjectKey) async throws {
-        switch try admitWrite() {
+        switch try admitWrite(key, isDelete: true) {
         case .proceed:
             try await base.delete(key)
         case .crash(let lands):
@@ -76,13 +78,14 @@ public actor CrashingBlobStore: BlobStore {
     }
 
     /// Counts the write before any suspension, so concurrent writers are admitted in a definite order.
-    private func admitWrite() throws -> Admission {
+    private func admitWrite(_ key: ObjectKey, isDelete: Bool) throws -> Admission {
         try checkAlive()
         if writesPerformed < crashAfterWrites {
             writesPerformed += 1
             return .proceed
         }
         hasCrashed = true
+        crashingWrite = (key, isDelete)
         return .crash(lands: crashingWriteLands)
     }
 

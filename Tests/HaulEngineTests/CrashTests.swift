@@ -30,15 +30,20 @@ import Testing
         let total = await counting.writesPerformed
         #expect(total >= 5)
 
+        var crashes = 0
         for n in 0..<total {
             let disk = MemoryBlobStore(contents: initial)
             let crashing = CrashingBlobStore(base: disk, crashAfterWrites: n, crashingWriteLands: lands)
             let repo = try await Repository.open(store: crashing, passphrase: enginePassphrase)
             try await repo.loadIndex()
-            // The last write is dropping the lease, which a backup survives; every other crash fails it.
+            // The last write is dropping the lease, which a backup survives; every other crash fails it. The number
+            // of writes varies by a pack or two between runs (blobs are sealed in two lanes per type, so the data can
+            // end in one pack or two), so the write that crashed decides, not its number.
             let survived = (try? await backup(repo, [source])) != nil
-            #expect(await crashing.hasCrashed)
-            #expect(survived == (n == total - 1), "crash after \(n) of \(total) writes")
+            let crashed = await crashing.hasCrashed
+            if crashed { crashes += 1 }
+            let atLeaseRelease = await crashing.crashingWrite.map { $0.isDelete && $0.key.kind == .leases } ?? false
+            #expect(survived == (!crashed || atLeaseRelease), "crash after \(n) of about \(total) writes")
 
             // "Reboot": only what completed survives.
             let rebooted = MemoryBlobStore(contents: await disk.snapshot())
@@ -64,6 +69,7 @@ import Testing
             _ = try await restore(after, again.snapshot, to: target)
             #expect(try sameFiles(source, target + "/src"))
         }
+        #expect(crashes >= total - 2, "only \(crashes) of \(total) runs crashed")
     }
 
     @Test(arguments: [false, true]) func pruneInterruptedAtEveryWrite(lands: Bool) async throws {
@@ -86,12 +92,17 @@ import Testing
         #expect(fullReport.packsDeleted + fullReport.packsRepacked > 0)
         let total = await counting.writesPerformed
 
+        var crashes = 0
         for n in 0..<total {
             let disk = MemoryBlobStore(contents: initial)
-            let repo = try await Repository.open(
-                store: CrashingBlobStore(base: disk, crashAfterWrites: n, crashingWriteLands: lands),
-                passphrase: enginePassphrase)
-            await #expect(throws: (any Error).self) { _ = try await Pruner(repository: repo).prune(dryRun: false) }
+            let crashing = CrashingBlobStore(base: disk, crashAfterWrites: n, crashingWriteLands: lands)
+            let repo = try await Repository.open(store: crashing, passphrase: enginePassphrase)
+            // Every crash fails the prune. A run that repacks into fewer packs than the counting run (two sealing
+            // lanes per type) may finish before write n: then it must succeed.
+            let pruned = (try? await Pruner(repository: repo).prune(dryRun: false)) != nil
+            let crashed = await crashing.hasCrashed
+            if crashed { crashes += 1 }
+            #expect(pruned == !crashed, "prune with a crash after \(n) of about \(total) writes")
             let rebooted = MemoryBlobStore(contents: await disk.snapshot())
             let after = try await Repository.open(store: rebooted, passphrase: enginePassphrase)
             let report = try await Checker(repository: after).check(readData: true)
@@ -103,5 +114,6 @@ import Testing
             _ = try await Pruner(repository: after).prune(dryRun: false)
             #expect(try await Checker(repository: after).check(readData: true).isClean)
         }
+        #expect(crashes >= total - 2, "only \(crashes) of \(total) runs crashed")
     }
 }

@@ -23,6 +23,8 @@ import Testing
         await #expect { try await store.put(testKey(.data, 3), []) } throws: { $0.haulCode == .io }
         #expect(await store.writesPerformed == 2)
         #expect(await store.hasCrashed)
+        let crashed = await store.crashingWrite
+        #expect(crashed?.key == testKey(.data, 1) && crashed?.isDelete == true)
         let rebooted = MemoryBlobStore(contents: await base.snapshot())
         #expect(Set(await rebooted.list(.data).map(\.key)) == [testKey(.data, 1), testKey(.data, 2)])
     }
