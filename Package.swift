@@ -42,9 +42,10 @@ let package = Package(
             dependencies: [
                 "HaulFormat",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
-            swiftSettings: strict
+            // Optimized in debug builds too: its scrypt (Scrypt.swift) unoptimized takes seconds a key, and the tests
+            // derive hundreds of keys.
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(name: "HaulCompression", dependencies: ["CZstd", "HaulFormat"], swiftSettings: strict),
 
@@ -208,7 +209,8 @@ let package = Package(
         ),
         .testTarget(
             name: "HaulCryptoTests",
-            dependencies: ["HaulCrypto", "HaulFormat"],
+            // CryptoExtras: BoringSSL's scrypt, the reference Haul's own is tested against.
+            dependencies: ["HaulCrypto", "HaulFormat", .product(name: "CryptoExtras", package: "swift-crypto")],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

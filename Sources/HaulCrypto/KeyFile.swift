@@ -1,5 +1,4 @@
 import Crypto
-import CryptoExtras
 import Foundation
 import HaulFormat
 
@@ -9,7 +8,7 @@ public struct KDFParameters: Codable, Sendable, Hashable {
     public var n: Int
     /// Block size.
     public var r: Int
-    /// Parallelism (BoringSSL runs the `p` lanes one after another, so time grows linearly with `p`).
+    /// Parallelism: independent lanes, run on up to as many threads as there are cores (`Scrypt`).
     public var p: Int
 
     public init(n: Int, r: Int, p: Int) {
@@ -28,7 +27,9 @@ public struct KDFParameters: Codable, Sendable, Hashable {
     public static let maxMemory = 1 << 30
 
     /// Parameters for a new key on this machine (format.md §3): n = 2^16, r = 8 (64 MiB), p raised until one real
-    /// derivation takes at least 0.5 s, p at most 64. Takes about a second.
+    /// derivation with its lanes run one after another (one core's work) takes at least 0.5 s, p at most 64. The
+    /// strength is what one core does in 0.5 s, whatever the number of cores that later run the lanes at once.
+    /// Takes about a second.
     public static func calibrated() -> KDFParameters {
         let salt = [UInt8](repeating: 0x5a, count: 32)
         let passphrase = Array("haul calibration".utf8)
@@ -36,7 +37,7 @@ public struct KDFParameters: Codable, Sendable, Hashable {
             let clock = ContinuousClock()
             let start = clock.now
             // Fixed, valid parameters: a failure here is a bug, not an input error.
-            _ = try! params.deriveKey(passphrase: passphrase, salt: salt)
+            _ = params.derive(passphrase: passphrase, salt: salt, workers: 1)
             let d = clock.now - start
             return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
@@ -69,15 +70,15 @@ public struct KDFParameters: Codable, Sendable, Hashable {
         }
     }
 
-    /// scrypt(passphrase, salt, n, r, p) → 32-byte key. The caller has validated the parameters.
+    /// scrypt(passphrase, salt, n, r, p) → 32-byte key, the lanes on up to as many threads as there are cores.
+    /// The caller has validated the parameters.
     func deriveKey(passphrase: [UInt8], salt: [UInt8]) throws -> SymmetricKey {
-        do {
-            return try KDF.Scrypt.deriveKey(
-                from: passphrase, salt: salt, outputByteCount: 32, rounds: n, blockSize: r, parallelism: p,
-                maxMemory: 128 * r * (n + p + 2) + (1 << 20))
-        } catch {
-            throw HaulError(.internalError, "scrypt failed for n=\(n) r=\(r) p=\(p)", cause: error)
-        }
+        SymmetricKey(data: derive(passphrase: passphrase, salt: salt, workers: nil))
+    }
+
+    /// The 32 bytes of the key, on at most `workers` threads (nil: one per core).
+    func derive(passphrase: [UInt8], salt: [UInt8], workers: Int?) -> [UInt8] {
+        Scrypt.derive(passphrase: passphrase, salt: salt, n: n, r: r, p: p, outputByteCount: 32, workers: workers)
     }
 }
 

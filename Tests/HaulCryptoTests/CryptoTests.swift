@@ -1,3 +1,4 @@
+import CryptoExtras
 import Foundation
 import HaulFormat
 import Testing
@@ -389,5 +390,48 @@ func isAuthFailure(_ error: any Error) -> Bool { error.haulCode == .authenticati
         #expect(params.n == 1 << 16 && params.r == 8)
         #expect(params.p >= 1 && params.p <= 64)
         try params.validate()
+    }
+}
+
+/// Haul's scrypt (`Scrypt`, lanes on threads) against RFC 7914's vectors and BoringSSL's implementation.
+@Suite struct ScryptTests {
+    /// RFC 7914 §12, the first two vectors.
+    @Test func rfcVectors() {
+        let first = Scrypt.derive(passphrase: [], salt: [], n: 16, r: 1, p: 1, outputByteCount: 64)
+        #expect(
+            hex(first)
+                == "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442"
+                + "fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906")
+        let second = Scrypt.derive(
+            passphrase: Array("password".utf8), salt: Array("NaCl".utf8), n: 1024, r: 8, p: 16, outputByteCount: 64)
+        #expect(
+            hex(second)
+                == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
+                + "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+    }
+
+    /// Equal to BoringSSL's scrypt for any number of worker threads, including more workers than lanes.
+    @Test(arguments: [(2, 1, 1), (64, 2, 3), (1024, 8, 2), (256, 3, 5)])
+    func matchesBoringSSL(n: Int, r: Int, p: Int) throws {
+        let passphrase = Array("correct horse".utf8)
+        let salt = (0..<32).map { UInt8($0 * 7 & 0xff) }
+        let reference = try KDF.Scrypt.deriveKey(
+            from: passphrase, salt: salt, outputByteCount: 48, rounds: n, blockSize: r, parallelism: p,
+            maxMemory: 128 * r * (n + p + 2) + (1 << 20)
+        ).withUnsafeBytes { Array($0) }
+        for workers in [1, 2, p + 1] {
+            let ours = Scrypt.derive(
+                passphrase: passphrase, salt: salt, n: n, r: r, p: p, outputByteCount: 48, workers: workers)
+            #expect(ours == reference, "n=\(n) r=\(r) p=\(p) workers=\(workers)")
+        }
+    }
+
+    /// A key file's parameters derive the same key whether the lanes run one after another or at once.
+    @Test func keyFileParametersAreThreadIndependent() throws {
+        let params = KDFParameters(n: 1 << 12, r: 8, p: 4)
+        let salt = [UInt8](repeating: 9, count: 32)
+        let sequential = params.derive(passphrase: Vectors.passphrase, salt: salt, workers: 1)
+        #expect(params.derive(passphrase: Vectors.passphrase, salt: salt, workers: 4) == sequential)
+        #expect(sequential.count == 32)
     }
 }
