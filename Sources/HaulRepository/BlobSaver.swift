@@ -41,6 +41,12 @@ public actor BlobSaver {
     public static let groupMemberLimit = 16 << 10
     /// Pack writers per blob type that may be open at once, each sealed into by one caller at a time.
     public static let sealingLanes = 2
+    /// Full packs being stored at once; a new blob waits while this many are. A staged pack holds at most the blocks
+    /// its file writer has queued (`DirectFileWriter.queueDepth`), so a staging store gets four: with two, a backup
+    /// of the 2 GiB mixed tree to a local disk kept its callers waiting 1.5 s in all for packs' `fsync`s, with four
+    /// 0.004 s. Without staging each one is a whole pack in memory, so two.
+    public static func packsStoring(staging: Bool) -> Int { staging ? 4 : 2 }
+    nonisolated let packsStoring: Int
     /// A group is sealed once its plaintext reaches this size.
     public static let groupTarget = 64 << 10
 
@@ -79,6 +85,7 @@ public actor BlobSaver {
         self.repository = repository
         self.packsPerIndex = packsPerIndex
         self.dedupeAgainstIndex = dedupeAgainstIndex
+        self.packsStoring = Self.packsStoring(staging: repository.store is any StagingBlobStore)
     }
 
     /// Whether the blob is stored, or in a pack being written.
@@ -129,7 +136,7 @@ public actor BlobSaver {
 
     /// Adds a blob to its type's group; returns the group when it is full (the caller compresses and seals it).
     private func gather(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws -> BlobGroup? {
-        while storing >= 2 {
+        while storing >= packsStoring {
             await withCheckedContinuation { waiting.append($0) }
         }
         if let failure { throw failure }
@@ -208,7 +215,8 @@ public actor BlobSaver {
         }
         if writer.size >= repository.config.packSize {
             openWriters[type, default: 1] -= 1
-            try await recordingFailure { try await store(writer) }
+            if let failure { throw failure }
+            storeInBackground(writer)
         } else {
             idleWriters[type, default: []].append(writer)
         }
@@ -242,10 +250,10 @@ public actor BlobSaver {
 
     /// Claims a new blob for its caller to seal (it is pending from here on); false for a known one.
     func reserve(id: BlobID, type: BlobType, rawLength: Int) async throws -> Bool {
-        // Back-pressure: while two full packs are being stored, new blobs wait, so whatever the number of producers
-        // at most `sealingLanes` packs per type are being filled and two are being stored (in memory only without
-        // staging).
-        while storing >= 2 {
+        // Back-pressure: while `packsStoring` full packs are being stored, new blobs wait, so whatever the number of
+        // producers at most `sealingLanes` packs per type are being filled and `packsStoring` are being stored (in
+        // memory only without staging).
+        while storing >= packsStoring {
             await withCheckedContinuation { waiting.append($0) }
         }
         if let failure { throw failure }
@@ -265,8 +273,17 @@ public actor BlobSaver {
             capacity: repository.config.packSize + repository.maxChunkSize + (64 << 10), staged: staged)
     }
 
-    private func store(_ writer: consuming PackWriter) async throws {
+    /// Stores a full pack in a task of its own, so that the caller that filled it goes on with its file at once
+    /// (storing a pack on a local disk waits for its `fsync`s: 20-100 ms on this VM). It counts in `storing` from
+    /// here on, for the back-pressure and for `flush`, which waits for it; a failure becomes the saver's.
+    private func storeInBackground(_ writer: consuming PackWriter) {
         storing += 1
+        let full = writer
+        Task { try? await self.recordingFailure { try await self.store(full) } }
+    }
+
+    /// Stores a finished pack that `storing` counts, and indexes it (an index file every `packsPerIndex` packs).
+    private func store(_ writer: consuming PackWriter) async throws {
         defer {
             storing -= 1
             let resumed = waiting
@@ -315,10 +332,15 @@ public actor BlobSaver {
                 }
                 idleWriters[type, default: []].append(writer)
             }
+            // The last packs are stored at once, beside those still being stored, and the index file after all.
             for type in BlobType.allCases {
-                for writer in idleWriters.removeValue(forKey: type) ?? [] { try await store(writer) }
+                for writer in idleWriters.removeValue(forKey: type) ?? [] { storeInBackground(writer) }
                 openWriters[type] = nil
             }
+            while storing > 0 {
+                await withCheckedContinuation { waiting.append($0) }
+            }
+            if let failure { throw failure }
             try await writeIndex()
         }
     }

@@ -205,19 +205,9 @@ public struct FileSystemBlobStore: BlobStore {
 
     // MARK: Helpers
 
-    private static let queue = DispatchQueue(label: "haul.storage.filesystem", attributes: .concurrent)
-
-    /// Runs blocking system calls off the cooperative thread pool.
+    /// Runs blocking system calls off the threads that run Swift's tasks (`DedicatedThreads.systemCalls`).
     static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                do {
-                    continuation.resume(returning: try body())
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        try await DedicatedThreads.systemCalls.perform(body)
     }
 
     /// Opens an object read-only and passes its descriptor and size; a missing object is `.notFound`.

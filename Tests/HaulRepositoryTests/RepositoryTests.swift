@@ -4,6 +4,7 @@ import HaulCrypto
 import HaulFormat
 import HaulStorage
 import HaulTesting
+import Synchronization
 import Testing
 
 @testable import HaulRepository
@@ -266,6 +267,55 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         for (id, b) in zip(ids, blobs) { #expect(try await repo.loadBlob(id, type: .data) == b) }
     }
 
+    /// A full pack is stored in a task of its own: the save that filled it returns while the pack's `put` is still
+    /// waiting, `flush` waits for it, and the blob is indexed only once the pack is stored.
+    @Test func aFullPackIsStoredWhileItsFillerGoesOn() async throws {
+        let store = GatedStore(base: MemoryBlobStore())
+        let repo = try await makeRepository(store, packSize: 1 << 20)
+        let saver = BlobSaver(repository: repo)
+        await store.close()
+        let big = pseudoRandom(1 << 20, seed: 5)  // alone fills a pack
+        let returned = Flag()
+        let saving = Task {
+            let id = try await saver.save(type: .data, plaintext: big)
+            returned.set()
+            return id
+        }
+        try await store.waitForHeldPuts(1)
+        for _ in 0..<200 where !returned.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        let returnedWhileHeld = returned.isSet
+        #expect(returnedWhileHeld, "the save waited for its pack's put")
+        if !returnedWhileHeld { await store.open() }
+        let id = try await saving.value
+        // Returned with the pack's put still held at the gate: pending, not yet indexed.
+        if returnedWhileHeld { #expect(saver.isPending(id) && !repo.index.contains(id)) }
+        let flushed = Task { try await saver.flush() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await store.heldPuts == 1 && !repo.index.contains(id))
+        await store.open()
+        try await flushed.value
+        #expect(repo.index.contains(id) && !saver.isPending(id))
+        #expect(try await repo.loadBlob(id, type: .data) == big)
+    }
+
+    /// A pack that fails to be stored in the background fails the saver: the next save and `flush` throw, so no
+    /// snapshot can name its blobs.
+    @Test func aPackThatFailsInTheBackgroundFailsTheSaver() async throws {
+        let base = MemoryBlobStore()
+        _ = try await makeRepository(base, packSize: 1 << 20)
+        let repo = try await Repository.open(
+            store: FaultyBlobStore(base: base, faults: [.failNthWrite(1)]), passphrase: testPassphrase)
+        let saver = BlobSaver(repository: repo)
+        // Fills a pack, whose put (the first write) fails after this save returned.
+        _ = try await saver.save(type: .data, plaintext: pseudoRandom(1 << 20, seed: 6))
+        await #expect(throws: HaulError.self) { try await saver.flush() }
+        await #expect(throws: HaulError.self) {
+            _ = try await saver.save(type: .data, plaintext: pseudoRandom(40_000, seed: 7))
+        }
+        #expect(await base.list(.data).isEmpty)
+        #expect(await base.list(.index).isEmpty)
+    }
+
     /// A repository written before groups (pack and index version 1, format.md §14) stays readable.
     @Test func aVersion1PackAndIndexFileAreStillRead() async throws {
         let store = MemoryBlobStore()
@@ -439,4 +489,54 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
             $0.haulCode == .unsupportedVersion && "\($0)".contains("version 3")
         }
     }
+}
+
+/// A store whose data `put`s wait at a gate while it is closed (tests of packs stored in the background).
+actor GatedStore: BlobStore {
+    let base: any BlobStore
+    private var closed = false
+    private var held: [CheckedContinuation<Void, Never>] = []
+    private(set) var heldPuts = 0
+    nonisolated var capabilities: StoreCapabilities { base.capabilities }
+
+    init(base: any BlobStore) { self.base = base }
+
+    func close() { closed = true }
+
+    func open() {
+        closed = false
+        let waiting = held
+        held = []
+        for c in waiting { c.resume() }
+    }
+
+    /// Returns once `count` puts are held at the gate (fails after two seconds).
+    func waitForHeldPuts(_ count: Int) async throws {
+        for _ in 0..<200 where heldPuts < count { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(heldPuts >= count)
+    }
+
+    func get(_ key: ObjectKey) async throws -> [UInt8] { try await base.get(key) }
+    func get(_ key: ObjectKey, offset: Int64, length: Int) async throws -> [UInt8] {
+        try await base.get(key, offset: offset, length: length)
+    }
+    func head(_ key: ObjectKey) async throws -> ObjectInfo? { try await base.head(key) }
+    func list(_ kind: ObjectKind) async throws -> [ObjectInfo] { try await base.list(kind) }
+    func delete(_ key: ObjectKey) async throws { try await base.delete(key) }
+
+    func put(_ key: ObjectKey, _ bytes: [UInt8], mode: PutMode) async throws {
+        if key.kind == .data && closed {
+            heldPuts += 1
+            await withCheckedContinuation { held.append($0) }
+            heldPuts -= 1
+        }
+        try await base.put(key, bytes, mode: mode)
+    }
+}
+
+/// A flag set once, read from any task.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
