@@ -9,8 +9,8 @@ import Synchronization
 /// bytes of memory, `2·n` BlockMix rounds of Salsa20/8), then PBKDF2 again over the lanes' output. The lanes share
 /// nothing, so an attacker's cost is the same whether they run one after another or at once; BoringSSL's
 /// implementation runs them one after another, which on two cores leaves one idle while a backup waits for its keys.
-/// Here a lane's memory is its worker's, reused for the next lane that worker takes, so at most
-/// `min(p, cores) · 128·r·n` bytes are allocated at once.
+/// Here each worker reuses its memory for the next lane it takes, and with w workers each keeps every w-th block of
+/// V (`ROMixMemory`), so the memory at once stays `128·r·n` bytes, as when the lanes run one after another.
 enum Scrypt {
     /// The derived key. Parameters must be valid (`KDFParameters.validate`); `workers` caps the threads (nil: the
     /// number of active cores).
@@ -28,7 +28,9 @@ enum Scrypt {
             let shared = LaneWords(words: words)
             let next = LaneCounter()
             runOnThreads(width) {
-                let memory = ROMixMemory(n: n, r: r)
+                // Each of `width` workers keeps every width-th block of V, so they hold n blocks together: as much
+                // memory as one lane, which is all the lanes one after another ever held.
+                let memory = ROMixMemory(n: n, r: r, keepEvery: width)
                 while true {
                     let lane = next.value.add(1, ordering: .relaxed).oldValue
                     if lane >= p { break }
@@ -96,36 +98,41 @@ enum Scrypt {
     }
 }
 
-/// One worker's ROMix state: `V` (n blocks of 128·r bytes) and two blocks of scratch.
+/// One worker's ROMix state: every `keepEvery`-th block of `V` (n blocks of 128·r bytes in all) and four blocks of
+/// scratch. With `keepEvery` k > 1 a block of V that was not kept is recomputed from the kept one before it, by up to
+/// k - 1 more BlockMix rounds (on average (k - 1) / 2 per lookup): the known time-memory trade-off of scrypt, which
+/// gives the same result with 1/k of the memory for 1 + (k - 1) / 4 times the work. Two lanes at once with k = 2
+/// take 1.25 times one lane's time instead of twice, in the memory of one lane.
 private struct ROMixMemory {
     let n: Int
     let r: Int
+    let keep: Int
     let v: UnsafeMutablePointer<UInt32>
-    let x: UnsafeMutablePointer<UInt32>
-    let y: UnsafeMutablePointer<UInt32>
+    let scratch: UnsafeMutablePointer<UInt32>
 
-    init(n: Int, r: Int) {
+    init(n: Int, r: Int, keepEvery: Int) {
         self.n = n
         self.r = r
-        v = .allocate(capacity: n * 32 * r)
-        x = .allocate(capacity: 32 * r)
-        y = .allocate(capacity: 32 * r)
+        keep = max(1, keepEvery)
+        v = .allocate(capacity: (n + keep - 1) / keep * 32 * r)
+        scratch = .allocate(capacity: 4 * 32 * r)
     }
 
     func free() {
         v.deallocate()
-        x.deallocate()
-        y.deallocate()
+        scratch.deallocate()
     }
 
     /// ROMix (RFC 7914 §5) of the lane at `b`, in place.
     func mix(_ b: UnsafeMutablePointer<UInt32>) {
         let words = 32 * r
-        var x = self.x
-        var y = self.y
+        var x = scratch
+        var y = scratch + words
+        var t = scratch + 2 * words
+        var u = scratch + 3 * words
         x.update(from: b, count: words)
         for i in 0..<n {
-            (v + i * words).update(from: x, count: words)
+            if i % keep == 0 { (v + i / keep * words).update(from: x, count: words) }
             blockMix(x, into: y, r: r)
             swap(&x, &y)
         }
@@ -133,7 +140,16 @@ private struct ROMixMemory {
         for _ in 0..<n {
             // Integerify: the first word of the last 64-byte block, modulo n (a power of two up to 2^32).
             let j = Int(x[words - 16] & mask)
-            let vj = v + j * words
+            var vj = v + j / keep * words
+            let steps = j % keep
+            if steps > 0 {
+                blockMix(vj, into: t, r: r)
+                for _ in 1..<steps {
+                    blockMix(t, into: u, r: r)
+                    swap(&t, &u)
+                }
+                vj = t
+            }
             for k in 0..<words { x[k] ^= vj[k] }
             blockMix(x, into: y, r: r)
             swap(&x, &y)
