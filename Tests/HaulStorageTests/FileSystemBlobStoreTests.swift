@@ -35,6 +35,23 @@ import Testing
         }
     }
 
+    /// The first pack makes all 256 fan-out folders (one `fsync` of `data/` instead of one per later folder); the
+    /// empty ones list nothing, and a folder that exists already is kept with its packs.
+    @Test func theFirstPackMakesEveryFanOutFolder() async throws {
+        try await TemporaryDirectory.with { root in
+            let store = try FileSystemBlobStore(root: root)
+            let first = testKey(.data, 1, prefix: "ab")
+            try await store.put(first, [1])
+            let folders = try FileManager.default.contentsOfDirectory(atPath: "\(root)/data").sorted()
+            #expect(folders == (0..<256).map { String(format: "%02x", $0) })
+            let second = testKey(.data, 2, prefix: "0f")
+            try await store.put(second, [2, 3])
+            #expect(
+                try await store.list(.data).sorted { $0.key.name < $1.key.name }
+                    == [ObjectInfo(key: second, size: 2), ObjectInfo(key: first, size: 1)])
+        }
+    }
+
     @Test func strayEntriesAreIgnored() async throws {
         try await TemporaryDirectory.with { root in
             let store = try FileSystemBlobStore(root: root)
