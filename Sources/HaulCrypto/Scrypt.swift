@@ -20,7 +20,9 @@ enum Scrypt {
         precondition(n >= 2 && n.nonzeroBitCount == 1 && r >= 1 && p >= 1 && n <= Int(UInt32.max))
         let laneWords = 32 * r
         var lanes = pbkdf2(passphrase: passphrase, salt: salt, byteCount: p * laneWords * 4)
-        let width = max(1, min(p, workers ?? ProcessInfo.processInfo.activeProcessorCount))
+        // At most four threads: each more costs every lane a quarter more work (`ROMixMemory`), so more threads than
+        // cores, where the core count overstates what the process gets, would make a derivation slower.
+        let width = max(1, min(p, workers ?? min(4, ProcessInfo.processInfo.activeProcessorCount)))
         lanes.withUnsafeMutableBytes { raw in
             let words = UnsafeMutableBufferPointer(
                 start: raw.baseAddress!.assumingMemoryBound(to: UInt32.self), count: p * laneWords)

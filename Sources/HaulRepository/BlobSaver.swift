@@ -41,11 +41,8 @@ public actor BlobSaver {
     public static let groupMemberLimit = 16 << 10
     /// Pack writers per blob type that may be open at once, each sealed into by one caller at a time.
     public static let sealingLanes = 2
-    /// Full packs being stored at once; a new blob waits while this many are. A staged pack holds at most the blocks
-    /// its file writer has queued (`DirectFileWriter.queueDepth`), so a staging store gets four: with two, a backup
-    /// of the 2 GiB mixed tree to a local disk kept its callers waiting 1.5 s in all for packs' `fsync`s, with four
-    /// 0.004 s. Without staging each one is a whole pack in memory, so two.
-    public static func packsStoring(staging: Bool) -> Int { staging ? 4 : 2 }
+    /// Full packs being stored at once; a new blob waits while this many are: the store's
+    /// `StagingBlobStore.commitsAtOnce`, or two for a store without staging (each one a whole pack in memory).
     nonisolated let packsStoring: Int
     /// A group is sealed once its plaintext reaches this size.
     public static let groupTarget = 64 << 10
@@ -85,7 +82,7 @@ public actor BlobSaver {
         self.repository = repository
         self.packsPerIndex = packsPerIndex
         self.dedupeAgainstIndex = dedupeAgainstIndex
-        self.packsStoring = Self.packsStoring(staging: repository.store is any StagingBlobStore)
+        self.packsStoring = (repository.store as? any StagingBlobStore)?.commitsAtOnce ?? 2
     }
 
     /// Whether the blob is stored, or in a pack being written.
@@ -136,7 +133,7 @@ public actor BlobSaver {
 
     /// Adds a blob to its type's group; returns the group when it is full (the caller compresses and seals it).
     private func gather(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws -> BlobGroup? {
-        while storing >= packsStoring {
+        while storing >= packsStoring && failure == nil {
             await withCheckedContinuation { waiting.append($0) }
         }
         if let failure { throw failure }
@@ -190,7 +187,8 @@ public actor BlobSaver {
     }
 
     /// Takes back a checked-out writer (nil: none was checked out) once the caller has sealed into it, or failed to
-    /// (`failure`, recorded as the saver's and rethrown here when the writer was fine). A full writer is stored.
+    /// (`failure`, recorded as the saver's and rethrown here when the writer was fine). A full writer is handed to a
+    /// task that stores it (`storeInBackground`).
     func landed(_ writer: consuming PackWriter?, type: BlobType, failure error: (any Error)?) async throws {
         defer {
             inFlight -= 1
@@ -253,7 +251,7 @@ public actor BlobSaver {
         // Back-pressure: while `packsStoring` full packs are being stored, new blobs wait, so whatever the number of
         // producers at most `sealingLanes` packs per type are being filled and `packsStoring` are being stored (in
         // memory only without staging).
-        while storing >= packsStoring {
+        while storing >= packsStoring && failure == nil {
             await withCheckedContinuation { waiting.append($0) }
         }
         if let failure { throw failure }
@@ -279,17 +277,28 @@ public actor BlobSaver {
     private func storeInBackground(_ writer: consuming PackWriter) {
         storing += 1
         let full = writer
-        Task { try? await self.recordingFailure { try await self.store(full) } }
+        Task { await self.storeCounted(full) }
     }
 
-    /// Stores a finished pack that `storing` counts, and indexes it (an index file every `packsPerIndex` packs).
-    private func store(_ writer: consuming PackWriter) async throws {
+    /// Stores a pack that `storing` counts and uncounts it, whatever happens: after a failure (the saver's, from
+    /// before or from this store) the pack is dropped, and the failure is the saver's.
+    private func storeCounted(_ writer: consuming PackWriter) async {
         defer {
             storing -= 1
             let resumed = waiting
             waiting = []
             for c in resumed { c.resume() }
         }
+        guard failure == nil else { return writer.discard() }
+        do {
+            try await store(writer)
+        } catch {
+            if failure == nil { failure = error }
+        }
+    }
+
+    /// Stores a finished pack and indexes it (an index file every `packsPerIndex` packs).
+    private func store(_ writer: consuming PackWriter) async throws {
         try await repository.prepareForWriting()
         let (output, info) = try writer.finish()
         switch output {
@@ -322,7 +331,8 @@ public actor BlobSaver {
         while inFlight > 0 {
             await withCheckedContinuation { flushWaiting.append($0) }
         }
-        try await recordingFailure {
+        do {
+            if let failure { throw failure }
             for (type, group) in groups {
                 groups[type] = nil
                 let (compression, payload) = try Self.compress(group, with: repository).get()
@@ -337,11 +347,18 @@ public actor BlobSaver {
                 for writer in idleWriters.removeValue(forKey: type) ?? [] { storeInBackground(writer) }
                 openWriters[type] = nil
             }
-            while storing > 0 {
-                await withCheckedContinuation { waiting.append($0) }
-            }
-            if let failure { throw failure }
-            try await writeIndex()
+        } catch {
+            if failure == nil { failure = error }
         }
+        // Whatever failed, no pack is still being written when this returns or throws.
+        while storing > 0 {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        if let failure {
+            for writer in idleWriters.values.joined() { writer.discard() }
+            idleWriters = [:]
+            throw failure
+        }
+        try await recordingFailure { try await writeIndex() }
     }
 }

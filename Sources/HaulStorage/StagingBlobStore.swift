@@ -27,4 +27,11 @@ extension StagedObject {
 public protocol StagingBlobStore: BlobStore {
     /// Starts a staged object that will become an object of `kind`. Quick (creates a local file), hence synchronous.
     func stage(_ kind: ObjectKind) throws -> any StagedObject
+    /// How many staged objects a writer should have committing at once (a backup's packs): enough to hide a commit's
+    /// latency, few enough for the memory each holds while it commits. Two unless a store says otherwise.
+    var commitsAtOnce: Int { get }
+}
+
+extension StagingBlobStore {
+    public var commitsAtOnce: Int { 2 }
 }

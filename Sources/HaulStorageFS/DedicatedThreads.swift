@@ -10,9 +10,11 @@ import Synchronization
 final class DedicatedThreads: Sendable {
     /// The background writes of every `DirectFileWriter`.
     static let writers = DedicatedThreads(count: 2)
-    /// `FileSystemBlobStore.blocking`: the store's calls that can sleep (a commit's `fsync`s, `put`, large reads).
-    /// Four, so that two packs being committed still leave threads for index writes and reads.
-    static let systemCalls = DedicatedThreads(count: 4)
+    /// `FileSystemBlobStore.blocking`: the store's calls that can sleep (a commit's `fsync`s and rename, `put`,
+    /// `delete`, `list`, `head`, reads of whole objects and of more than 256 KiB). Eight, so that a backup's four
+    /// packs being committed (and the last ones `flush` adds) still leave threads for index writes and reads, and a
+    /// service's concurrent requests do not queue behind each other's `fsync`s. Idle threads cost nothing.
+    static let systemCalls = DedicatedThreads(count: 8)
 
     private let jobs = Mutex<[@Sendable () -> Void]>([])
     private let ready = DispatchSemaphore(value: 0)

@@ -5,7 +5,8 @@ import HaulFormat
 import Synchronization
 
 /// Writes a file from front to back, possibly jumping forward over holes, in page-aligned blocks of `blockSize`
-/// bytes that the writer threads (`DedicatedThreads.writers`) write while the caller fills the next ones. Up to `queueDepth` blocks
+/// bytes that the writer threads (`DedicatedThreads.writers`) write while the caller fills the next ones. Up to
+/// `queueDepth` blocks
 /// are queued or being written at once, so a caller that fills blocks faster than one write completes does not
 /// wait for each write in turn: it waits only when the disk, not the latency of a single write, is the limit.
 ///
@@ -18,7 +19,7 @@ import Synchronization
 ///
 /// Holes stay holes: bytes are written only where `write` put them. Nothing is durable before the caller's `fsync`.
 /// The caller keeps its descriptor and may close it at any time: background writes go through descriptors of the
-/// writer's own (a `dup(2)` and the direct one), and `deinit` waits for a write in flight before freeing its blocks.
+/// writer's own (a `dup(2)` and the direct one), and `deinit` waits for every queued write before freeing its blocks.
 public final class DirectFileWriter: Sendable {
     public static let blockSize = 1 << 20
     /// Blocks of one writer queued or being written at once. One write at a time left a backup's sealing thread
@@ -110,7 +111,7 @@ public final class DirectFileWriter: Sendable {
     }
 
     /// Writes `current[lead..<filled]`: the aligned middle in the background, the unaligned edges now, through the
-    /// caller's descriptor. Then the spare block becomes the one to fill, at the next offset.
+    /// caller's descriptor. Then a free block from the writer becomes the one to fill, at the next offset.
     private func flush(_ s: inout State) throws(HaulError) {
         guard s.filled > s.lead else { return }
         let a = Self.alignment

@@ -4,6 +4,11 @@ import HaulStorage
 import Synchronization
 
 extension FileSystemBlobStore: StagingBlobStore {
+    /// Four: a committing staged file holds only the blocks its writer still has queued (at most
+    /// `DirectFileWriter.queueDepth`), and its commit waits for two `fsync`s (20-100 ms on this VM's disk). With two
+    /// at once a backup of the 2 GiB mixed tree kept its callers waiting 1.5 s in all for commits; with four, 0.004 s.
+    public var commitsAtOnce: Int { 4 }
+
     /// Creates `<kind>/.tmp-<random>` (`open(2)` with `O_EXCL`) to receive the object's bytes.
     public func stage(_ kind: ObjectKind) throws -> any StagedObject {
         let folder = "\(root)/\(kind.rawValue)"

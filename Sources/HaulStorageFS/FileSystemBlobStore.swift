@@ -1,7 +1,7 @@
-import Dispatch
 import Glibc
 import HaulFormat
 import HaulStorage
+import Synchronization
 
 /// A `BlobStore` in a local directory, laid out exactly as format.md §1:
 ///
@@ -14,12 +14,13 @@ import HaulStorage
 ///
 /// Writes are atomic and durable: `put` writes a temporary file `<dir>/.tmp-<random>` beside the target, `fsync`s
 /// it, renames it into place (`rename(2)`, or `renameat2(2)` with `RENAME_NOREPLACE` for `.createOnly`) and
-/// `fsync`s the directory. Missing folders are made on demand (`mkdir(2)`, then `fsync` of the parent). A crash
+/// `fsync`s the directory. Missing folders are made on demand (`mkdir(2)`, then `fsync` of the parent; a missing
+/// fan-out folder of `data/` makes all 256 of them at once). A crash
 /// leaves at most a temporary file, which `list` ignores and `removeStaleTemporaryFiles(olderThan:)` removes.
 ///
 /// Reads use `open(2)` + `pread(2)`; ranged reads of packs keep their descriptors open (`PackDescriptors`). Files and
-/// folders that are not named by the format are ignored, not errors. Blocking system calls run on a private dispatch
-/// queue, never on Swift's cooperative threads. Objects are created with mode 0600 and folders with 0700.
+/// folders that are not named by the format are ignored, not errors. Blocking system calls run on threads of their own
+/// (`DedicatedThreads.systemCalls`), never on the threads that run Swift's tasks. Objects are created with mode 0600 and folders with 0700.
 public struct FileSystemBlobStore: BlobStore {
     /// The repository directory, without a trailing slash.
     public let root: String
@@ -86,7 +87,7 @@ public struct FileSystemBlobStore: BlobStore {
     ///   past the end.
     ///
     /// Reads of at most `inlineReadLimit` bytes (a restore's small blobs) run on the calling thread: from the page
-    /// cache they take microseconds, less than a hop to the I/O queue and back.
+    /// cache they take microseconds, less than a hop to the I/O threads and back.
     ///
     /// Packs are read through descriptors kept open across reads (`PackDescriptors`).
     public func get(_ key: ObjectKey, offset: Int64, length: Int) async throws -> [UInt8] {
@@ -249,19 +250,26 @@ public struct FileSystemBlobStore: BlobStore {
             try SystemCall.fsyncDirectory(root)
         }
         if key.kind == .data {
-            if try SystemCall.makeDirectory("\(kindDirectory)/\(key.name.prefix(2))", mode: directoryMode) {
-                // The first pack in a missing fan-out folder makes all 256 at once, made durable by one `fsync` of
-                // `data`: otherwise most of the first few hundred packs paid a third `fsync` (a cache flush of the
-                // disk, 10-30 ms on this VM's) for a folder of their own.
+            // A pack in a missing fan-out folder makes all 256 at once, made durable by one `fsync` of `data`:
+            // otherwise most of the first few hundred packs paid a third `fsync` (a cache flush of the disk, 10-30 ms
+            // on this VM's) for a folder of their own. Under a lock, so that a concurrent commit that finds its folder
+            // made by another one's loop goes on only once that folder is durable too.
+            try fanOutLock.withLock { _ throws(HaulError) in
+                guard try SystemCall.makeDirectory("\(kindDirectory)/\(key.name.prefix(2))", mode: directoryMode)
+                else { return }
                 for i in 0..<256 {
                     let hex = String(i, radix: 16)
-                    _ = try SystemCall.makeDirectory(
+                    // Another folder that cannot be made (a stray file of that name) fails only its own packs.
+                    _ = try? SystemCall.makeDirectory(
                         "\(kindDirectory)/\(hex.count == 1 ? "0" + hex : hex)", mode: directoryMode)
                 }
                 try SystemCall.fsyncDirectory(kindDirectory)
             }
         }
     }
+
+    /// Held while fan-out folders are made and made durable (`makeDirectories`).
+    private static let fanOutLock = Mutex(())
 
     /// 16 random hex digits for a temporary name (`O_EXCL` makes a collision an error, never a shared file).
     static func randomSuffix() -> String {

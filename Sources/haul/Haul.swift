@@ -29,11 +29,12 @@ struct Haul: AsyncParsableCommand {
     /// Runs the command and maps library errors to the exit codes of docs/exit-codes.md.
     static func main() async {
         // Stopping at once is as safe as a crash (format.md §11); leases of dead processes are stale at once.
-        // Buffers up to a few MiB (chunks, compressed blobs, sealed boxes, 1-2 MiB read and write blocks) come and go
-        // all the time; with glibc's defaults each is an mmap/munmap pair plus page faults (PLATFORM.md: 6x slower
-        // sealing). Keep them in the heap, but not larger ones (whole packs, growing tables): with a 32 MiB threshold
-        // their reallocations left the heap fragmented, and a backup of the 2 GiB mixed tree ended at 150-180 MiB of
-        // peak RSS, against 119-125 MiB with 4 MiB, in the same time (bench/RESULTS.md, 2026-12-07).
+        // Buffers up to a few MiB (most chunks, compressed blobs, sealed boxes, 1-2 MiB read and write blocks) come
+        // and go all the time; with glibc's defaults each is an mmap/munmap pair plus page faults (PLATFORM.md: 6x
+        // slower sealing). Keep them in the heap, but not those over 4 MiB (a whole small file's read buffer, chunks
+        // of up to 8 MiB, whole packs, growing tables): with a 32 MiB threshold they left the heap fragmented, and a
+        // backup of the 2 GiB mixed tree ended at 150-180 MiB of peak RSS, against 119-125 MiB with 4 MiB, in the
+        // same time or less (bench/RESULTS.md, 2026-12-07).
         _ = haul_mallopt(haul_m_mmap_threshold(), 4 << 20)
         _ = haul_mallopt(haul_m_trim_threshold(), 64 << 20)
         signal(SIGINT) { _ in _exit(130) }

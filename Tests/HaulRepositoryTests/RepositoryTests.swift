@@ -316,6 +316,28 @@ func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
         #expect(await base.list(.index).isEmpty)
     }
 
+    /// When one of several packs being stored at once fails, `flush` still returns (it throws the failure) once no
+    /// pack is being written: a pack whose store had not started yet is dropped, not left counted.
+    @Test func aFailureAmongPacksInFlightStillEndsFlush() async throws {
+        let base = MemoryBlobStore()
+        _ = try await makeRepository(base, packSize: 1 << 20)
+        let repo = try await Repository.open(
+            store: FaultyBlobStore(base: base, faults: [.failNthWrite(2)]), passphrase: testPassphrase)
+        let saver = BlobSaver(repository: repo)
+        for seed in 10..<18 {
+            _ = try? await saver.save(type: .data, plaintext: pseudoRandom(1 << 20, seed: UInt64(seed)))
+        }
+        let ended = Flag()
+        let flushed = Task {
+            defer { ended.set() }
+            try await saver.flush()
+        }
+        for _ in 0..<1000 where !ended.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(ended.isSet, "flush did not end")
+        await #expect(throws: HaulError.self) { try await flushed.value }
+        #expect(await base.list(.index).isEmpty)
+    }
+
     /// A repository written before groups (pack and index version 1, format.md §14) stays readable.
     @Test func aVersion1PackAndIndexFileAreStillRead() async throws {
         let store = MemoryBlobStore()

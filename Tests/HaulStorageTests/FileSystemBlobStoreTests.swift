@@ -35,20 +35,24 @@ import Testing
         }
     }
 
-    /// The first pack makes all 256 fan-out folders (one `fsync` of `data/` instead of one per later folder); the
-    /// empty ones list nothing, and a folder that exists already is kept with its packs.
-    @Test func theFirstPackMakesEveryFanOutFolder() async throws {
+    /// A pack into a missing fan-out folder makes all 256 (one `fsync` of `data/` instead of one per later folder);
+    /// the empty ones list nothing, a folder that was there keeps its packs, and a stray file where a folder would go
+    /// fails only the packs of that folder.
+    @Test func aMissingFanOutFolderMakesThemAll() async throws {
         try await TemporaryDirectory.with { root in
             let store = try FileSystemBlobStore(root: root)
-            let first = testKey(.data, 1, prefix: "ab")
-            try await store.put(first, [1])
+            let old = testKey(.data, 1, prefix: "ab")
+            try FileManager.default.createDirectory(atPath: "\(root)/data/ab", withIntermediateDirectories: true)
+            try writeFile("\(root)/data/ab/\(old.name)", contents: Data([1]))
+            try writeFile("\(root)/data/7f", contents: Data([9]))
+            let new = testKey(.data, 2, prefix: "0f")
+            try await store.put(new, [2, 3])
             let folders = try FileManager.default.contentsOfDirectory(atPath: "\(root)/data").sorted()
             #expect(folders == (0..<256).map { String(format: "%02x", $0) })
-            let second = testKey(.data, 2, prefix: "0f")
-            try await store.put(second, [2, 3])
             #expect(
                 try await store.list(.data).sorted { $0.key.name < $1.key.name }
-                    == [ObjectInfo(key: second, size: 2), ObjectInfo(key: first, size: 1)])
+                    == [ObjectInfo(key: new, size: 2), ObjectInfo(key: old, size: 1)])
+            await #expect(throws: HaulError.self) { try await store.put(testKey(.data, 3, prefix: "7f"), [4]) }
         }
     }
 
