@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// scrypt (RFC 7914) whose `p` lanes run on up to as many threads as there are cores.
+/// scrypt (RFC 7914) whose `p` lanes run on as many threads as there are cores (at most four).
 ///
 /// scrypt is PBKDF2-HMAC-SHA256 over the passphrase and salt, then `p` independent lanes of ROMix (each `128·r·n`
 /// bytes of memory, `2·n` BlockMix rounds of Salsa20/8), then PBKDF2 again over the lanes' output. The lanes share
@@ -13,7 +13,7 @@ import Synchronization
 /// V (`ROMixMemory`), so the memory at once stays `128·r·n` bytes, as when the lanes run one after another.
 enum Scrypt {
     /// The derived key. Parameters must be valid (`KDFParameters.validate`); `workers` caps the threads (nil: the
-    /// number of active cores).
+    /// number of active cores, at most four).
     static func derive(
         passphrase: [UInt8], salt: [UInt8], n: Int, r: Int, p: Int, outputByteCount: Int, workers: Int? = nil
     ) -> [UInt8] {

@@ -6,9 +6,9 @@ import Synchronization
 
 /// Writes a file from front to back, possibly jumping forward over holes, in page-aligned blocks of `blockSize`
 /// bytes that the writer threads (`DedicatedThreads.writers`) write while the caller fills the next ones. Up to
-/// `queueDepth` blocks
-/// are queued or being written at once, so a caller that fills blocks faster than one write completes does not
-/// wait for each write in turn: it waits only when the disk, not the latency of a single write, is the limit.
+/// `queueDepth` blocks are queued or being written at once, so a caller that fills blocks faster than one write
+/// completes does not wait for each write in turn: it waits only when the disk, not the latency of a single write, is
+/// the limit.
 ///
 /// With `direct`, the aligned part of each block goes through a second descriptor opened with `O_DIRECT`: from
 /// memory to the disk without a copy into the page cache. On some VMs that copy (first touch of page-cache memory)
@@ -64,7 +64,7 @@ public final class DirectFileWriter: Sendable {
     deinit {
         writer.waitIdle()  // no write still reads a block
         writer.close()
-        state.withLock { s in Block.give(s.current) }
+        state.withLock { s in Block.give([s.current]) }
     }
 
     /// Whether full blocks still go out with `O_DIRECT`.
@@ -163,8 +163,6 @@ private struct Block: @unchecked Sendable {
         free.withLock { $0.popLast() }
             ?? Block(bytes: .allocate(byteCount: DirectFileWriter.blockSize, alignment: DirectFileWriter.alignment))
     }
-
-    static func give(_ blocks: Block...) { give(blocks) }
 
     static func give(_ blocks: [Block]) {
         for block in blocks {

@@ -15,12 +15,13 @@ import Synchronization
 /// Writes are atomic and durable: `put` writes a temporary file `<dir>/.tmp-<random>` beside the target, `fsync`s
 /// it, renames it into place (`rename(2)`, or `renameat2(2)` with `RENAME_NOREPLACE` for `.createOnly`) and
 /// `fsync`s the directory. Missing folders are made on demand (`mkdir(2)`, then `fsync` of the parent; a missing
-/// fan-out folder of `data/` makes all 256 of them at once). A crash
-/// leaves at most a temporary file, which `list` ignores and `removeStaleTemporaryFiles(olderThan:)` removes.
+/// fan-out folder of `data/` makes all 256 of them at once). A crash leaves at most a temporary file, which `list`
+/// ignores and `removeStaleTemporaryFiles(olderThan:)` removes.
 ///
 /// Reads use `open(2)` + `pread(2)`; ranged reads of packs keep their descriptors open (`PackDescriptors`). Files and
-/// folders that are not named by the format are ignored, not errors. Blocking system calls run on threads of their own
-/// (`DedicatedThreads.systemCalls`), never on the threads that run Swift's tasks. Objects are created with mode 0600 and folders with 0700.
+/// folders that are not named by the format are ignored, not errors. Blocking system calls run on threads of their
+/// own (`DedicatedThreads.systemCalls`), never on the threads that run Swift's tasks. Objects are created with mode
+/// 0600 and folders with 0700.
 public struct FileSystemBlobStore: BlobStore {
     /// The repository directory, without a trailing slash.
     public let root: String
