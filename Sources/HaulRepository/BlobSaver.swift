@@ -12,10 +12,29 @@ struct BlobGroup: Sendable {
     var plaintext: [UInt8] = []
     var members: [Member] = []
 
-    mutating func append(id: BlobID, _ bytes: [UInt8]) {
+    mutating func append(id: BlobID, _ bytes: some BlobBytes) {
         members.append(Member(id: id, offset: UInt32(plaintext.count), length: UInt32(bytes.count)))
-        plaintext.append(contentsOf: bytes)
+        bytes.withBytes { plaintext.append(contentsOf: $0) }
     }
+}
+
+/// The bytes a blob is saved from: an array, or `BorrowedBytes`.
+public protocol BlobBytes: Sendable {
+    var count: Int { get }
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
+}
+
+extension Array: BlobBytes where Element == UInt8 {
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try withUnsafeBytes(body) }
+}
+
+/// Bytes in a buffer of the caller's, which keeps them alive and unchanged until the call it passes them to returns
+/// (a backup's chunks, straight from the file's read buffer: no copy of every chunk into an array of its own).
+public struct BorrowedBytes: BlobBytes, @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    public var count: Int { bytes.count }
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(bytes) }
 }
 
 /// Collects new blobs into packs, stores finished packs and writes index files (format.md §6, §7, §11).
@@ -106,12 +125,16 @@ public actor BlobSaver {
     /// Saves blob `id` (the caller computed it) if it is new: a data blob under `groupMemberLimit` joins the group
     /// being gathered, and when that group is full this caller compresses it (outside the actor) before it is
     /// sealed into the pack (format.md §4); any other blob is compressed here, outside the actor, and added alone.
-    public nonisolated func save(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws {
+    public nonisolated func save(id: BlobID, type: BlobType, plaintext: some BlobBytes) async throws {
         guard type == .data && plaintext.count < Self.groupMemberLimit else {
-            let (compression, compressed) = try plaintext.withUnsafeBytes { try repository.compress($0) }
-            try await add(
-                id: id, type: type, compression: compression, rawLength: plaintext.count,
-                payload: compressed ?? plaintext)
+            let (compression, compressed) = try plaintext.withBytes { try repository.compress($0) }
+            if let compressed {
+                try await add(
+                    id: id, type: type, compression: compression, rawLength: plaintext.count, payload: compressed)
+            } else {
+                try await add(
+                    id: id, type: type, compression: compression, rawLength: plaintext.count, payload: plaintext)
+            }
             return
         }
         guard let full = try await gather(id: id, type: type, plaintext: plaintext) else { return }
@@ -132,7 +155,7 @@ public actor BlobSaver {
     }
 
     /// Adds a blob to its type's group; returns the group when it is full (the caller compresses and seals it).
-    private func gather(id: BlobID, type: BlobType, plaintext: [UInt8]) async throws -> BlobGroup? {
+    private func gather(id: BlobID, type: BlobType, plaintext: some BlobBytes) async throws -> BlobGroup? {
         while storing >= packsStoring && failure == nil {
             await withCheckedContinuation { waiting.append($0) }
         }
@@ -235,11 +258,11 @@ public actor BlobSaver {
     /// actor, into a writer checked out for it.
     @discardableResult
     public nonisolated func add(
-        id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: [UInt8]
+        id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: some BlobBytes
     ) async throws -> Bool {
         guard try await reserve(id: id, type: type, rawLength: rawLength) else { return false }
         try await sealInFlight(type: type) { writer in
-            try payload.withUnsafeBytes {
+            try payload.withBytes {
                 try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
             }
         }

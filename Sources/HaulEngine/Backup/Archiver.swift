@@ -568,12 +568,19 @@ final class Run: Sendable {
         let maxChunk = repository.config.chunkerClass(forFileSize: sizeHint ?? 0).max
         // A file that fits gets a buffer of its own size, read once and never moved. A longer file or a stream
         // slides through a buffer of `slidingBuffer` bytes or two maximal chunks: when less than a maximal chunk is
-        // left behind the window, the window (less than a maximal chunk) moves to the front. With the large-file class
-        // (max 512 KiB) that moves under a third of the data, once; the small-file class slides only for a stream.
+        // left behind the window, the window (less than a maximal chunk) moves to the front of the other buffer
+        // (below). With the large-file class (max 512 KiB) that moves under a third of the data, once; the
+        // small-file class slides only for a stream.
         let sliding = max(2 * maxChunk, Self.slidingBuffer)
         let capacity = max(4096, min(sliding, sizeHint.map { Int(clamping: $0) + 4096 } ?? Int.max))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
-        defer { buffer.deallocate() }
+        // Chunks go to their tasks as slices of the buffer they were read into (`BorrowedBytes`), not copies, so a
+        // buffer is written again only once no chunk in flight lies in it: a sliding window moves to the other of two
+        // buffers (the second made at the first move), and a new range of a sparse file waits for every chunk.
+        var buffers = [UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)]
+        defer { for b in buffers { b.deallocate() } }
+        var active = 0
+        var inFlightIn = [0, 0]  // chunks in flight in each buffer
+        var bufferOf: [Int] = []  // the buffer each chunk was read into
         var offsets: [UInt64] = []
         var ids: [BlobID?] = []
         var total: UInt64 = 0
@@ -582,7 +589,16 @@ final class Run: Sendable {
         // reads and cuts the next ones (read → chunk here; hash → compress → seal in the group).
         try await withThrowingTaskGroup(of: (Int, BlobID).self) { group in
             var inFlight = 0
-            for range in ranges {
+            /// Takes the result of one chunk in flight; false when none is.
+            func collect() async throws -> Bool {
+                guard let (i, id) = try await group.next() else { return false }
+                ids[i] = id
+                inFlight -= 1
+                inFlightIn[bufferOf[i]] -= 1
+                return true
+            }
+            for (r, range) in ranges.enumerated() {
+                if r > 0 { while try await collect() {} }  // the range is read from the front of the buffer
                 var start = 0  // window start in buffer
                 var end = 0  // window end in buffer
                 var filePos = range.lowerBound  // file offset of buffer[start]
@@ -592,11 +608,21 @@ final class Run: Sendable {
                     // Room to read is made only while there is more to read: a range that fits is read once and
                     // never moved (moving after every chunk cost a copy of the rest of the file per chunk).
                     if !eof && capacity - start < min(maxChunk, capacity) {
+                        let other = 1 - active
+                        if buffers.count == 1 {
+                            buffers.append(.allocate(byteCount: capacity, alignment: 64))
+                        }
+                        while inFlightIn[other] > 0 { _ = try await collect() }
                         let n = end - start
-                        if n > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, n) }
+                        if n > 0 {
+                            buffers[other].baseAddress!.copyMemory(
+                                from: buffers[active].baseAddress! + start, byteCount: n)
+                        }
+                        active = other
                         start = 0
                         end = n
                     }
+                    let buffer = buffers[active]
                     while !eof && end - start < min(maxChunk, capacity) {
                         let want = min(capacity - end, Int(clamping: range.upperBound - readPos))
                         if want <= 0 {
@@ -618,22 +644,21 @@ final class Run: Sendable {
                     // grew past its buffer while being read (a cut there is still a valid chunk).
                     let cut = chunker.nextCut(in: window, isFinal: eof || window.count < maxChunk)
                     if cut == 0 { break }
-                    let chunk = Array(UnsafeRawBufferPointer(rebasing: window[0..<cut]))
+                    let chunk = BorrowedBytes(UnsafeRawBufferPointer(rebasing: window[0..<cut]))
                     let position = offsets.count
                     offsets.append(filePos)
                     ids.append(nil)
-                    if inFlight >= options.chunkConcurrency, let (i, id) = try await group.next() {
-                        ids[i] = id
-                        inFlight -= 1
-                    }
+                    bufferOf.append(active)
+                    if inFlight >= options.chunkConcurrency { _ = try await collect() }
                     group.addTask { (position, try await self.store(chunk)) }
                     inFlight += 1
+                    inFlightIn[active] += 1
                     start += cut
                     filePos += UInt64(cut)
                     total += UInt64(cut)
                 }
             }
-            while let (i, id) = try await group.next() { ids[i] = id }
+            while try await collect() {}
         }
         return (zip(offsets, ids).map { Node.Chunk(offset: $0, blob: $1!) }, total, shrank)
     }
@@ -658,8 +683,8 @@ final class Run: Sendable {
     }
 
     /// Identifies a chunk and saves it if new (a small one in a group, format.md §4).
-    func store(_ chunk: [UInt8]) async throws -> BlobID {
-        let id = chunk.withUnsafeBytes { repository.blobID(of: $0) }
+    func store(_ chunk: some BlobBytes) async throws -> BlobID {
+        let id = chunk.withBytes { repository.blobID(of: $0) }
         if repository.index.contains(id) { return id }
         if saver.isPending(id) { return id }
         try await saver.save(id: id, type: .data, plaintext: chunk)
