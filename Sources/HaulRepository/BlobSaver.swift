@@ -30,6 +30,8 @@ extension Array: BlobBytes where Element == UInt8 {
 
 /// Bytes in a buffer of the caller's, which keeps them alive and unchanged until the call it passes them to returns
 /// (a backup's chunks, straight from the file's read buffer: no copy of every chunk into an array of its own).
+/// Whatever takes `BlobBytes` (`BlobSaver.save`, `add`) uses them only before it returns and never keeps them:
+/// it copies what it needs to keep (a group's plaintext) and seals the rest at once.
 public struct BorrowedBytes: BlobBytes, @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }

@@ -573,9 +573,10 @@ final class Run: Sendable {
         // small-file class slides only for a stream.
         let sliding = max(2 * maxChunk, Self.slidingBuffer)
         let capacity = max(4096, min(sliding, sizeHint.map { Int(clamping: $0) + 4096 } ?? Int.max))
-        // Chunks go to their tasks as slices of the buffer they were read into (`BorrowedBytes`), not copies, so a
-        // buffer is written again only once no chunk in flight lies in it: a sliding window moves to the other of two
-        // buffers (the second made at the first move), and a new range of a sparse file waits for every chunk.
+        // Chunks go to their tasks as slices of the buffer they were read into (`BorrowedBytes`), not copies, so no
+        // byte of a chunk in flight is written: reads go past the window's end (chunks in flight lie before its
+        // start), a sliding window moves to the other of two buffers (the second made at the first move) once no
+        // chunk in flight lies in that one, and a new range of a sparse file waits for every chunk.
         var buffers = [UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)]
         defer { for b in buffers { b.deallocate() } }
         var active = 0
@@ -607,7 +608,7 @@ final class Run: Sendable {
                 while true {
                     // Room to read is made only while there is more to read: a range that fits is read once and
                     // never moved (moving after every chunk cost a copy of the rest of the file per chunk).
-                    if !eof && capacity - start < min(maxChunk, capacity) {
+                    if !eof && readPos < range.upperBound && capacity - start < min(maxChunk, capacity) {
                         let other = 1 - active
                         if buffers.count == 1 {
                             buffers.append(.allocate(byteCount: capacity, alignment: 64))
