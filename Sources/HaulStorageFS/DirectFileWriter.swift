@@ -100,14 +100,53 @@ public final class DirectFileWriter: Sendable {
         }
     }
 
+    /// `write(_:at:)` for a caller on Swift's task threads (one task writing at a time): where the bytes would queue
+    /// a block while `queueDepth` are queued, the task is suspended until one is written, not its thread. The
+    /// synchronous `write` sleeps in the queue instead, and a restore's two task threads both sleeping there left a
+    /// core idle while small files waited (docs/architecture.md, "Direct writes").
+    public func write(_ bytes: [UInt8], at offset: Int64) async throws(HaulError) {
+        var done = 0
+        repeat {
+            let position = offset + Int64(done)
+            // Room left in the block these bytes go to, and whether they jump (which queues the block before).
+            let (room, jumps) = state.withLock { s in
+                let end = s.start + Int64(s.filled)
+                guard position != end else { return (Self.blockSize - s.filled, false) }
+                return (Self.blockSize - Int(position % Int64(Self.alignment)), true)
+            }
+            let count = min(bytes.count - done, room)
+            await writer.waitUntilQueued(atMost: Self.queueDepth - (jumps ? 1 : 0) - (count == room ? 1 : 0))
+            let piece = done..<(done + count)
+            // `Array.withUnsafeBytes` rethrows untyped errors: the write's error comes out as a result.
+            let result = bytes.withUnsafeBytes { raw in
+                Result { () throws(HaulError) in try write(UnsafeRawBufferPointer(rebasing: raw[piece]), at: position) }
+            }
+            try result.get()
+            done += count
+        } while done < bytes.count
+    }
+
     /// Writes what is left and waits for every write; throws the first error of any of them. Later writes throw.
     public func finish() throws(HaulError) {
+        try queueTheRest()
+        try writer.drain()
+    }
+
+    /// `finish()` for a caller on Swift's task threads: the task, not its thread, waits for the writes.
+    public func finish() async throws(HaulError) {
+        await writer.waitUntilQueued(atMost: Self.queueDepth - 1)
+        try queueTheRest()
+        await writer.waitUntilQueued(atMost: 0)
+        try writer.drain()
+    }
+
+    /// Marks the writer finished and queues the partly filled block (at most one block more).
+    private func queueTheRest() throws(HaulError) {
         try state.withLock { s throws(HaulError) in
             guard !s.finished else { return }
             s.finished = true
             try flush(&s)
         }
-        try writer.drain()
     }
 
     /// Writes `current[lead..<filled]`: the aligned middle in the background, the unaligned edges now, through the
@@ -190,6 +229,10 @@ private final class BlockWriter: Sendable {
     /// Blocks whose write is done, to be filled again.
     private let free = Mutex<[Block]>([])
     private let failure = Mutex<HaulError?>(nil)
+    /// Blocks queued or being written, and the tasks waiting for that count to drop to their limit
+    /// (`waitUntilQueued`). A block's permit in `slots` is back before the count drops, so a task that saw the count
+    /// at its limit does not sleep in `slots.wait()`.
+    private let queued = Mutex<(count: Int, waiters: [(limit: Int, task: CheckedContinuation<Void, Never>)])>((0, []))
 
     init(fd: Int32, directFD: Int32, path: String) {
         self.fd = fd
@@ -227,10 +270,12 @@ private final class BlockWriter: Sendable {
             throw error
         }
         let job = Job(block: block, range: range, offset: offset)
+        queued.withLock { $0.count += 1 }
         DedicatedThreads.writers.run {
             defer {
                 self.free.withLock { $0.append(job.block) }
                 self.slots.signal()
+                self.dequeued()
             }
             do throws(HaulError) {
                 try self.write(
@@ -241,6 +286,30 @@ private final class BlockWriter: Sendable {
             }
         }
         return free.withLock { $0.popLast() } ?? Block.take()
+    }
+
+    /// Returns when at most `limit` blocks are queued or being written; the task is suspended meanwhile.
+    func waitUntilQueued(atMost limit: Int) async {
+        if queued.withLock({ $0.count <= limit }) { return }
+        await withCheckedContinuation { task in
+            let now = queued.withLock { q in
+                guard q.count > limit else { return true }
+                q.waiters.append((limit, task))
+                return false
+            }
+            if now { task.resume() }
+        }
+    }
+
+    /// One block less in the queue: resumes the tasks whose limit it reaches.
+    private func dequeued() {
+        let ready = queued.withLock { q in
+            q.count -= 1
+            let count = q.count
+            defer { q.waiters.removeAll { $0.limit >= count } }
+            return q.waiters.filter { $0.limit >= count }
+        }
+        for waiter in ready { waiter.task.resume() }
     }
 
     /// Waits for every write queued; throws the first error of any write.

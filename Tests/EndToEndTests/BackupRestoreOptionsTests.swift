@@ -82,6 +82,56 @@ extension HaulProcess {
         #expect(bad.status == 64 && bad.stderr.contains("if-changed"))
     }
 
+    /// `--direct-io` restores a large file exactly, past the page cache: on ext4 (where `/tmp` is here) hardly any
+    /// of its pages are resident afterwards, where a buffered restore leaves every page it wrote in the cache.
+    @Test func directIORestoresLargeFilesExactlyPastThePageCache() throws {
+        let dir = try tempDir("directio")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let big = Data(
+            (0..<(4 << 20) + 123).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: state >> 33)
+            })
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        try big.write(to: URL(fileURLWithPath: dir + "/data/big.bin"))
+        let haul = HaulProcess(repo: dir + "/repo")
+        #expect(try haul.run(["init"]).status == 0)
+        #expect(try haul.run(["backup", dir + "/data", "-q"]).status == 0)
+        let target = dir + "/out"
+        let restored = try haul.run(["restore", "latest", "--target", target, "--direct-io", "-q"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let path = target + "/data/big.bin"
+        try #require(FileManager.default.fileExists(atPath: path))
+        if Self.fileSystemType(dir) == "ext2/ext3" {
+            let resident = try #require(Self.residentBytes(path))
+            #expect(resident < big.count / 4, "\(resident) of \(big.count) bytes in the page cache")
+        }
+        #expect(FileManager.default.contents(atPath: path) == big)
+    }
+
+    /// `stat -f -c %T`: the type of the file system under `path`.
+    static func fileSystemType(_ path: String) -> String {
+        output(of: "/usr/bin/stat", ["-f", "-c", "%T", path]) ?? ""
+    }
+
+    /// Bytes of `path` in the page cache (`fincore`, util-linux).
+    static func residentBytes(_ path: String) -> Int? {
+        output(of: "/usr/bin/fincore", ["--bytes", "--noheadings", "--output", "RES", path]).flatMap { Int($0) }
+    }
+
+    static func output(of executable: String, _ arguments: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let out = Pipe()
+        p.standardOutput = out
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     @Test func filesFromExcludeFileAndStandardInput() throws {
         let dir = try tempDir("sources")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -9,9 +9,10 @@ import Testing
     static let block = DirectFileWriter.blockSize
 
     /// Writes at rising offsets with jumps (across blocks, inside one page next to earlier data, by one byte) land
-    /// exactly, the bytes between them read as zeros, and a large jump stays a hole, with direct writes and without.
-    @Test(arguments: [true, false])
-    func writesLandExactlyAndJumpsStayHoles(direct: Bool) async throws {
+    /// exactly, the bytes between them read as zeros, and a large jump stays a hole, with direct writes and without,
+    /// through the calls that sleep in the queue and through those that suspend the task (`suspending`).
+    @Test(arguments: [true, false], [true, false])
+    func writesLandExactlyAndJumpsStayHoles(direct: Bool, suspending: Bool) async throws {
         try await Self.withWriter(direct: direct) { root, path, fd, writer in
             if direct && fileSystemTakesDirectIO(root) { #expect(writer.isDirect) }
             if !direct { #expect(!writer.isDirect) }
@@ -29,9 +30,13 @@ import Testing
             for (i, w) in writes.enumerated() {
                 let piece = (0..<w.count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i &* 31 &+ 1) }
                 expected.replaceSubrange(w.offset..<(w.offset + w.count), with: piece)
-                try piece.withUnsafeBytes { try writer.write($0, at: Int64(w.offset)) }
+                if suspending {
+                    try await writer.write(piece, at: Int64(w.offset))
+                } else {
+                    try piece.withUnsafeBytes { try writer.write($0, at: Int64(w.offset)) }
+                }
             }
-            try writer.finish()
+            if suspending { try await writer.finish() } else { try Self.finishSleeping(writer) }
             #expect(ftruncate(fd, off_t(size)) == 0)
             let stored = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
             #expect(stored.count == size)
@@ -53,7 +58,7 @@ import Testing
                 let error = error as? HaulError
                 return error?.code == .invalidArgument && error?.message.contains(path) == true
             }
-            try writer.finish()
+            try Self.finishSleeping(writer)
             #expect { try [UInt8]([2]).withUnsafeBytes { try writer.write($0, at: 10_000) } } throws: { error in
                 (error as? HaulError)?.code == .internalError
             }
@@ -63,6 +68,9 @@ import Testing
 }
 
 extension DirectFileWriterTests {
+    /// The synchronous `finish()` (an async context picks the overload that suspends).
+    static func finishSleeping(_ writer: DirectFileWriter) throws { try writer.finish() }
+
     /// A new file in a temporary directory and a writer for it: (directory, file path, descriptor, writer).
     static func withWriter(
         direct: Bool, _ body: (String, String, Int32, DirectFileWriter) async throws -> Void

@@ -386,11 +386,11 @@ final class RestoreRun: Sendable {
             try Task.checkCancellation()
             let data = try await loadData(chunk.blob, path: path)
             if let w = writer, chunk.offset < end {
-                try w.finish()
+                try await w.finish()
                 writer = nil
             }
             if let writer {
-                try data.withUnsafeBytes { try writer.write($0, at: Int64(chunk.offset)) }
+                try await writer.write(data, at: Int64(chunk.offset))
             } else {
                 try Self.writeAll(data, to: fd, at: chunk.offset, path: path)
             }
@@ -399,7 +399,7 @@ final class RestoreRun: Sendable {
             summary.bytesWritten += UInt64(data.count)
             progress.addBytes(UInt64(data.count))
         }
-        try writer?.finish()
+        try await writer?.finish()
         // The size is set only where the data does not reach it (a hole at the end, or no data at all): on ext4 a
         // truncate to the size a file already has still cost a tenth of a restore of 200k small files.
         if furthest != node.size, ftruncate(fd, off_t(clamping: node.size)) != 0 {
