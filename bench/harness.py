@@ -248,7 +248,7 @@ TOOLS = {"haul": Haul, "restic": Restic, "borg": Borg}
 
 # ---------------------------------------------------------------------------------------------------------- the run
 
-def machine_info():
+def machine_info(workdir):
     model = "?"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -260,10 +260,65 @@ def machine_info():
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // 1024
-    fs = subprocess.run(["df", "-T", "/var/tmp"], capture_output=True, text=True).stdout.splitlines()[-1].split()
     return {"cpu_model": model, "cores": os.cpu_count(), "mem_mib": mem, "kernel": platform.release(),
             "os": platform.freedesktop_os_release().get("PRETTY_NAME", "?") if hasattr(platform, "freedesktop_os_release") else "?",
-            "workdir_fs": fs[1] if len(fs) > 1 else "?"}
+            "workdir_fs": fs_type(workdir)}
+
+
+class BenchFileSystem:
+    """A fresh ext4 for one run: a sparse image under the work directory, made with mkfs.ext4's defaults (as on a
+    Debian machine: with a journal), attached with `losetup --direct-io=on` (no second copy in the page cache) and
+    mounted. Every tree and repository of the run lives on it, so no step inherits the state an earlier run or step
+    left: on ext4 without a journal (this VM's root file system) every new inode is checked against the inodes deleted
+    in the last minutes, and a restore after a deleted tree spent up to 4x the CPU in that check (bench/README.md)."""
+
+    def __init__(self, workdir, name, size_bytes, inode_ratio=None):
+        self.image = os.path.join(workdir, name + ".img")
+        self.mount = os.path.join(workdir, name)
+        self.size_bytes = size_bytes
+        self.inode_ratio = inode_ratio
+        self.device = None
+
+    def __enter__(self):
+        if os.geteuid() != 0:
+            raise SystemExit("error: --fs image makes a file system (mkfs.ext4, losetup, mount) and needs root; "
+                             "run as root, or pass --fs workdir to work in --workdir's own file system")
+        self.cleanup()
+        with open(self.image, "wb") as f:
+            f.truncate(self.size_bytes)
+        mkfs = ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"]
+        if self.inode_ratio:
+            mkfs += ["-i", str(self.inode_ratio)]
+        subprocess.run(mkfs + [self.image], check=True)
+        self.device = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", self.image],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+        os.makedirs(self.mount, exist_ok=True)
+        subprocess.run(["mount", self.device, self.mount], check=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def cleanup(self):
+        """Unmounts, detaches and deletes this run's file system, or one a killed run left behind."""
+        if os.path.ismount(self.mount):
+            subprocess.run(["umount", self.mount], check=True)
+        if os.path.exists(self.image):
+            out = subprocess.run(["losetup", "-j", self.image], capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                subprocess.run(["losetup", "-d", line.split(":", 1)[0]], check=False)
+            os.remove(self.image)
+
+    def describe(self, workdir):
+        ratio = f", -i {self.inode_ratio}" if self.inode_ratio else ""
+        return (f"fresh ext4 (mkfs.ext4 defaults{ratio}, journal) on a direct-io loop image in {workdir} "
+                f"({fs_type(workdir)})")
+
+
+def fs_type(path):
+    out = subprocess.run(["df", "-T", path], capture_output=True, text=True).stdout.splitlines()
+    fields = out[-1].split() if out else []
+    return fields[1] if len(fields) > 1 else "?"
 
 
 def dataset_dir(work, dataset, size, seed):
@@ -332,7 +387,7 @@ def run_references(rec, work, base, nbytes):
     shutil.rmtree(copy, ignore_errors=True)
 
 
-def run_tools(rec, names, work, base, mutate_seed):
+def run_tools(rec, names, work, base, mutate_seed, cleanup=True):
     """All tools on one copy of the dataset, step by step (each tool on its own fresh repository), so the tree is
     copied and mutated once, and a disturbance from other processes is spread over the tools rather than hitting
     one tool's whole run."""
@@ -385,8 +440,9 @@ def run_tools(rec, names, work, base, mutate_seed):
     for t in tools:
         rec.run(t.name, "check --read-data", t.check(), cwd=work, warm_paths=[t.repo], source_bytes=nbytes2,
                 repo=t.repo)
-    for p in [data] + restores + [t.repo for t in tools]:
-        shutil.rmtree(p, ignore_errors=True)
+    if cleanup:  # not on a run's own file system, which goes as a whole
+        for p in [data] + restores + [t.repo for t in tools]:
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def main_run(args):
@@ -395,8 +451,27 @@ def main_run(args):
         if x not in TOOLS:
             raise SystemExit(f"unknown tool {x}")
     Haul.binary = args.haul
-    work = os.path.join(args.workdir, f"{args.dataset}-{args.size}")
-    os.makedirs(work, exist_ok=True)
+    base, info = dataset_dir(args.workdir, args.dataset, args.size, args.seed)
+    name = f"{args.dataset}-{args.size}"
+    if args.fs == "workdir":
+        work = os.path.join(args.workdir, name)
+        os.makedirs(work, exist_ok=True)
+        run_in(args, tools, base, info, work, fs_type(work))
+        return
+    # Every tree of the run at once (base, data, cp -a copy, three repositories, three restores) fits in 12x the
+    # dataset; the image is sparse, so only what is written takes space.
+    fs = BenchFileSystem(args.workdir, f"fs-{name}", max(12 << 30, 12 * info["bytes"]),
+                         inode_ratio=4096 if args.dataset == "small-files" else None)
+    with fs:
+        work = fs.mount
+        copy = os.path.join(work, os.path.basename(base))
+        print(f"file system: {fs.describe(args.workdir)}; copying the base tree onto it ...", flush=True)
+        subprocess.run(["cp", "-a", base, copy], check=True)
+        subprocess.run(["sync"], check=True)
+        run_in(args, tools, copy, info, work, fs.describe(args.workdir))
+
+
+def run_in(args, tools, base, info, work, fs_description):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = os.path.join(args.out, f"{stamp}-{args.dataset}-{args.size}")
     os.makedirs(run_dir, exist_ok=True)
@@ -407,11 +482,12 @@ def main_run(args):
         "RESTIC_CACHE_DIR": os.path.join(work, "restic-cache"), "BORG_BASE_DIR": os.path.join(work, "borg-base"),
         "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
     })
-    base, info = dataset_dir(args.workdir, args.dataset, args.size, args.seed)
     nbytes = info["bytes"]
+    machine = machine_info(work)
+    machine["workdir_fs"] = fs_description
     meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "dataset": args.dataset,
             "size": args.size, "seed": args.seed, "mutate_seed": args.mutate_seed, "dataset_info": info,
-            "machine": machine_info(), "tools": tools, "workdir": work,
+            "machine": machine, "tools": tools, "workdir": work,
             "versions": {name: TOOLS[name](None).version() for name in tools}}
     meta["versions"]["zstd"] = subprocess.run(["zstd", "--version"], capture_output=True, text=True).stdout.strip()
     with open(os.path.join(run_dir, "meta.json"), "w") as f:
@@ -421,7 +497,7 @@ def main_run(args):
     started = time.monotonic()
     if not args.no_refs:
         run_references(rec, work, base, nbytes)
-    run_tools(rec, tools, work, base, args.mutate_seed)
+    run_tools(rec, tools, work, base, args.mutate_seed, cleanup=args.fs == "workdir")
     meta["total_s"] = round(time.monotonic() - started, 1)
     with open(os.path.join(run_dir, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -606,6 +682,9 @@ def main():
     r.add_argument("--out", default=os.path.join(HERE, "raw"))
     r.add_argument("--haul", default="haul")
     r.add_argument("--no-refs", action="store_true", help="skip the physical references")
+    r.add_argument("--fs", choices=("image", "workdir"), default="image",
+                   help="image (default): run on a fresh ext4 made in a loop image under --workdir (needs root); "
+                        "workdir: run in --workdir's own file system")
     p = sub.add_parser("report")
     p.add_argument("run_dir")
     args = ap.parse_args()
