@@ -50,14 +50,19 @@ public final class DirectFileWriter: Sendable {
     ///   - path: names the file in error messages.
     ///   - direct: use `O_DIRECT` where the file system supports it; false: ordinary writes only.
     /// - Throws: the mapped `dup(2)` error when the writer's own descriptor cannot be made (too many open files).
-    public init(fd: Int32, path: String, direct: Bool) throws(HaulError) {
+    public convenience init(fd: Int32, path: String, direct: Bool) throws(HaulError) {
+        try self.init(fd: fd, path: path, direct: direct, writeDelay: 0)
+    }
+
+    /// `writeDelay`: microseconds each background write sleeps first (tests: a disk slower than the caller).
+    init(fd: Int32, path: String, direct: Bool, writeDelay: UInt32) throws(HaulError) {
         self.fd = fd
         self.path = path
         let own = dup(fd)
         guard own >= 0 else { throw SystemCall.error("dup", path, errno: errno) }
         _ = fcntl(own, F_SETFD, FD_CLOEXEC)
         let directFD = direct ? haul_reopen_direct(fd) : -1
-        self.writer = BlockWriter(fd: own, directFD: directFD, path: path)
+        self.writer = BlockWriter(fd: own, directFD: directFD, path: path, writeDelay: writeDelay)
         self.state = Mutex(State(current: Block.take()))
     }
 
@@ -69,6 +74,10 @@ public final class DirectFileWriter: Sendable {
 
     /// Whether full blocks still go out with `O_DIRECT`.
     public var isDirect: Bool { writer.isDirect }
+
+    /// How many times a caller's thread slept because `queueDepth` blocks were queued (never, through the calls that
+    /// suspend the task instead).
+    var threadSleeps: Int { writer.threadSleeps.load(ordering: .relaxed) }
 
     /// Writes `bytes` at `offset`, which is at or past the end of everything written before.
     /// - Throws: the error of an earlier background write, `.invalidArgument` for an offset before the end, or
@@ -114,8 +123,9 @@ public final class DirectFileWriter: Sendable {
                 guard position != end else { return (Self.blockSize - s.filled, false) }
                 return (Self.blockSize - Int(position % Int64(Self.alignment)), true)
             }
-            let count = min(bytes.count - done, room)
-            await writer.waitUntilQueued(atMost: Self.queueDepth - (jumps ? 1 : 0) - (count == room ? 1 : 0))
+            // No room only after a failed write left the block full: the synchronous write throws that error.
+            let count = room == 0 ? bytes.count - done : min(bytes.count - done, room)
+            await writer.waitUntilQueued(atMost: max(0, Self.queueDepth - (jumps ? 1 : 0) - (count >= room ? 1 : 0)))
             let piece = done..<(done + count)
             // `Array.withUnsafeBytes` rethrows untyped errors: the write's error comes out as a result.
             let result = bytes.withUnsafeBytes { raw in
@@ -234,11 +244,15 @@ private final class BlockWriter: Sendable {
     /// at its limit does not sleep in `slots.wait()`.
     private let queued = Mutex<(count: Int, waiters: [(limit: Int, task: CheckedContinuation<Void, Never>)])>((0, []))
 
-    init(fd: Int32, directFD: Int32, path: String) {
+    let writeDelay: UInt32
+    let threadSleeps = Atomic(0)
+
+    init(fd: Int32, directFD: Int32, path: String, writeDelay: UInt32) {
         self.fd = fd
         self.directFD = directFD
         self.path = path
         self.direct = Atomic(directFD >= 0)
+        self.writeDelay = writeDelay
     }
 
     var isDirect: Bool { direct.load(ordering: .relaxed) }
@@ -264,7 +278,10 @@ private final class BlockWriter: Sendable {
     /// background and returns a free block to fill next. Throws the error of an earlier write (the caller keeps
     /// `block`).
     func submit(_ block: Block, range: Range<Int>, at offset: Int64) throws(HaulError) -> Block {
-        slots.wait()
+        if slots.wait(timeout: .now()) == .timedOut {
+            threadSleeps.add(1, ordering: .relaxed)
+            slots.wait()
+        }
         if let error = failure.withLock({ $0 }) {
             slots.signal()
             throw error
@@ -277,6 +294,7 @@ private final class BlockWriter: Sendable {
                 self.slots.signal()
                 self.dequeued()
             }
+            if self.writeDelay > 0 { usleep(self.writeDelay) }
             do throws(HaulError) {
                 try self.write(
                     UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(job.block.bytes)[job.range]),

@@ -24,7 +24,8 @@ struct RestoreCommand: AsyncParsableCommand {
             -v or --json). --verify reads every restored file back and checks each chunk's id recomputed with the \
             repository keys; any difference is listed and the exit status is 1.
 
-            Files are written through the page cache and not fsynced: run sync(1) when the restore must be durable.             --direct-io writes files of 1 MiB or more past the page cache instead.
+            Files are written through the page cache and not fsynced: run sync(1) when the restore must be durable. \
+            --direct-io writes files of 1 MiB or more past the page cache instead.
 
             Example: haul restore --repo /backup/repo latest --target /srv/restore --include 'data/etc/**'
             """)

@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
 import HaulFormat
-import HaulStorageFS
 import HaulTesting
 import Testing
+
+@testable import HaulStorageFS
 
 @Suite struct DirectFileWriterTests {
     static let block = DirectFileWriter.blockSize
@@ -46,6 +47,39 @@ import Testing
             defer { close(reader) }
             let seekData: Int32 = 3  // SEEK_DATA
             #expect(lseek(reader, off_t(4 * mib), seekData) == off_t(6 * mib))
+        }
+    }
+
+    /// With writes slower than the caller (each sleeps 20 ms first), the calls that suspend keep the caller's thread
+    /// awake: the queue fills, yet the thread never sleeps in it; the synchronous calls do sleep there. The bytes
+    /// land either way.
+    @Test func suspendingCallsNeverPutTheThreadToSleep() async throws {
+        try await TemporaryDirectory.with { root in
+            for suspending in [true, false] {
+                let path = "\(root)/file-\(suspending)"
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+                try #require(fd >= 0)
+                defer { close(fd) }
+                let writer = try DirectFileWriter(fd: fd, path: path, direct: false, writeDelay: 20_000)
+                let blocks = 3 * DirectFileWriter.queueDepth
+                let piece = (0..<(Self.block + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+                var expected: [UInt8] = []
+                for _ in 0..<(blocks * Self.block / piece.count) {
+                    if suspending {
+                        try await writer.write(piece, at: Int64(expected.count))
+                    } else {
+                        try piece.withUnsafeBytes { try writer.write($0, at: Int64(expected.count)) }
+                    }
+                    expected += piece
+                }
+                if suspending { try await writer.finish() } else { try Self.finishSleeping(writer) }
+                if suspending {
+                    #expect(writer.threadSleeps == 0)
+                } else {
+                    #expect(writer.threadSleeps > 0)
+                }
+                #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+            }
         }
     }
 

@@ -29,7 +29,8 @@ public struct RestoreOptions: Sendable {
     /// Write files of `directWriteMinimum` bytes or more with `O_DIRECT` where the target's file system supports it
     /// (`DirectFileWriter`): past the page cache, in 1 MiB blocks written while the next chunks are decoded. Off by
     /// default: on journaled ext4 a restore of the mixed dataset took 9.3–11.3 s with it and 6.7–7.3 s without (and
-    /// 12.3–13.4 s against 10.9–11.9 s with the `sync` after it, 155 MiB of peak RSS against 110; bench/RESULTS.md).
+    /// 12.3–13.4 s against 10.9–11.9 s with the `sync` after it, 150–154 MiB of peak RSS against 105–111;
+    /// bench/RESULTS.md).
     /// It keeps a large restore from evicting what the machine has cached (`haul restore --direct-io`).
     public var directWrites: Bool
     public static let directWriteMinimum: UInt64 = 1 << 20
