@@ -21,6 +21,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -278,22 +279,38 @@ class BenchFileSystem:
         self.size_bytes = size_bytes
         self.inode_ratio = inode_ratio
         self.device = None
+        self.direct_io = False
 
     def __enter__(self):
         if os.geteuid() != 0:
             raise SystemExit("error: --fs image makes a file system (mkfs.ext4, losetup, mount) and needs root; "
                              "run as root, or pass --fs workdir to work in --workdir's own file system")
         self.cleanup()
-        with open(self.image, "wb") as f:
-            f.truncate(self.size_bytes)
-        mkfs = ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"]
-        if self.inode_ratio:
-            mkfs += ["-i", str(self.inode_ratio)]
-        subprocess.run(mkfs + [self.image], check=True)
-        self.device = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", self.image],
-                                     capture_output=True, text=True, check=True).stdout.strip()
-        os.makedirs(self.mount, exist_ok=True)
-        subprocess.run(["mount", self.device, self.mount], check=True)
+        # ext4 does not give freed blocks back to the image (no discard), so it grows to the run's high-water mark:
+        # about 7x the dataset (base, data, three repositories, three restores). Refuse to start where that would fill the disk under the run.
+        free = shutil.disk_usage(os.path.dirname(self.image)).free
+        if free < self.size_bytes * 3 // 4:
+            raise SystemExit(f"error: {os.path.dirname(self.image)} has {free >> 30} GiB free; a run on its own file "
+                             f"system needs up to {self.size_bytes * 3 // 4 >> 30} GiB there (--workdir elsewhere)")
+        # A SIGTERM (a CI timeout) unwinds like Ctrl-C, so the image is unmounted and deleted.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            with open(self.image, "wb") as f:
+                f.truncate(self.size_bytes)
+            mkfs = ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"]
+            if self.inode_ratio:
+                mkfs += ["-i", str(self.inode_ratio)]
+            subprocess.run(mkfs + [self.image], check=True)
+            self.device = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", self.image],
+                                         capture_output=True, text=True, check=True).stdout.strip()
+            dio = subprocess.run(["losetup", "--noheadings", "-O", "DIO", self.device], capture_output=True,
+                                 text=True).stdout.strip()
+            self.direct_io = dio == "1"
+            os.makedirs(self.mount, exist_ok=True)
+            subprocess.run(["mount", self.device, self.mount], check=True)
+        except BaseException:
+            self.cleanup()
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -302,7 +319,9 @@ class BenchFileSystem:
     def cleanup(self):
         """Unmounts, detaches and deletes this run's file system, or one a killed run left behind."""
         if os.path.ismount(self.mount):
-            subprocess.run(["umount", self.mount], check=True)
+            if subprocess.run(["umount", self.mount]).returncode != 0:
+                print(f"warning: {self.mount} is busy; detaching it lazily (umount -l)", file=sys.stderr)
+                subprocess.run(["umount", "-l", self.mount], check=False)
         if os.path.exists(self.image):
             out = subprocess.run(["losetup", "-j", self.image], capture_output=True, text=True).stdout
             for line in out.splitlines():
@@ -311,8 +330,8 @@ class BenchFileSystem:
 
     def describe(self, workdir):
         ratio = f", -i {self.inode_ratio}" if self.inode_ratio else ""
-        return (f"fresh ext4 (mkfs.ext4 defaults{ratio}, journal) on a direct-io loop image in {workdir} "
-                f"({fs_type(workdir)})")
+        loop = "a direct-io loop image" if self.direct_io else "a loop image (direct-io refused)"
+        return f"fresh ext4 (mkfs.ext4 defaults{ratio}, journal) on {loop} in {workdir} ({fs_type(workdir)})"
 
 
 def fs_type(path):
