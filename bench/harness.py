@@ -322,6 +322,8 @@ class BenchFileSystem:
             if subprocess.run(["umount", self.mount]).returncode != 0:
                 print(f"warning: {self.mount} is busy; detaching it lazily (umount -l)", file=sys.stderr)
                 subprocess.run(["umount", "-l", self.mount], check=False)
+        if os.path.isdir(self.mount) and not os.path.ismount(self.mount) and not os.listdir(self.mount):
+            os.rmdir(self.mount)
         if os.path.exists(self.image):
             out = subprocess.run(["losetup", "-j", self.image], capture_output=True, text=True).stdout
             for line in out.splitlines():
