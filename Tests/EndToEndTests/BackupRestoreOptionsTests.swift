@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HaulTesting
 import Testing
 
 extension HaulProcess {
@@ -103,33 +104,11 @@ extension HaulProcess {
         #expect(restored.status == 0, "\(restored.stderr)")
         let path = target + "/data/big.bin"
         try #require(FileManager.default.fileExists(atPath: path))
-        if Self.fileSystemType(dir) == "ext2/ext3" {
-            let resident = try #require(Self.residentBytes(path))
+        if FileSystemProbe.type(of: dir) == "ext2/ext3" {
+            let resident = try #require(FileSystemProbe.residentBytes(path))
             #expect(resident < big.count / 4, "\(resident) of \(big.count) bytes in the page cache")
         }
         #expect(FileManager.default.contents(atPath: path) == big)
-    }
-
-    /// `stat -f -c %T`: the type of the file system under `path`.
-    static func fileSystemType(_ path: String) -> String {
-        output(of: "/usr/bin/stat", ["-f", "-c", "%T", path]) ?? ""
-    }
-
-    /// Bytes of `path` in the page cache (`fincore`, util-linux).
-    static func residentBytes(_ path: String) -> Int? {
-        output(of: "/usr/bin/fincore", ["--bytes", "--noheadings", "--output", "RES", path]).flatMap { Int($0) }
-    }
-
-    static func output(of executable: String, _ arguments: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func filesFromExcludeFileAndStandardInput() throws {

@@ -15,7 +15,7 @@ import Testing
     @Test(arguments: [true, false], [true, false])
     func writesLandExactlyAndJumpsStayHoles(direct: Bool, suspending: Bool) async throws {
         try await Self.withWriter(direct: direct) { root, path, fd, writer in
-            if direct && fileSystemTakesDirectIO(root) { #expect(writer.isDirect) }
+            if direct && FileSystemProbe.takesDirectIO(root) { #expect(writer.isDirect) }
             if !direct { #expect(!writer.isDirect) }
             let mib = 1 << 20
             let writes: [(offset: Int, count: Int)] = [
@@ -117,19 +117,4 @@ extension DirectFileWriterTests {
             try await body(root, path, fd, try DirectFileWriter(fd: fd, path: path, direct: direct))
         }
     }
-}
-
-/// Whether the file system under `path` takes `O_DIRECT` on this kernel: ext2/3/4, and tmpfs since Linux 6.6
-/// (`stat -f` names the type; Glibc's Swift module has no `statfs`).
-func fileSystemTakesDirectIO(_ path: String) -> Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/stat")
-    process.arguments = ["-f", "-c", "%T", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    guard (try? process.run()) != nil else { return false }
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let type = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    return type == "ext2/ext3" || type == "tmpfs"
 }

@@ -199,7 +199,7 @@ import Testing
                     try piece.withUnsafeBytes { try staged.append($0) }
                     expected += piece
                 }
-                if direct && fileSystemTakesDirectIO(root) { #expect(file.isDirect) }
+                if direct && FileSystemProbe.takesDirectIO(root) { #expect(file.isDirect) }
                 if !direct { #expect(!file.isDirect) }
                 let key = testKey(.data, n, prefix: "ab")
                 try await staged.commit(as: key)
