@@ -141,7 +141,8 @@ public actor BlobSaver {
         }
         guard let full = try await gather(id: id, type: type, plaintext: plaintext) else { return }
         let compressed = Self.compress(full, with: repository)
-        try await sealInFlight(type: type) { writer in
+        let sealing = ((try? compressed.get())?.1?.count) ?? full.plaintext.count
+        try await sealInFlight(type: type, sealing: sealing) { writer in
             let (compression, payload) = try compressed.get()
             try (payload ?? full.plaintext).withUnsafeBytes {
                 try writer.addGroup(full, compression: compression, payload: $0)
@@ -176,11 +177,14 @@ public actor BlobSaver {
         return nil
     }
 
-    /// Seals what the caller holds in flight (a full group from `gather`, a blob from `reserve`) into a pack writer
-    /// it checks out: `body` runs outside the actor on a writer nobody else holds. The writer comes back, and is
-    /// stored if full; if `body` fails, the writer and the blobs already in it are dropped and the failure becomes
-    /// the saver's.
-    private nonisolated func sealInFlight(type: BlobType, _ body: (inout PackWriter) throws -> Void) async throws {
+    /// Seals what the caller holds in flight (a full group from `gather`, a blob from `reserve`; `sealing` bytes of
+    /// payload) into a pack writer it checks out: `body` runs outside the actor on a writer nobody else holds, once
+    /// the writer's staged file has room for the sealed bytes (the task, not its thread, waits for the disk). The
+    /// writer comes back, and is stored if full; if `body` fails, the writer and the blobs already in it are
+    /// dropped and the failure becomes the saver's.
+    private nonisolated func sealInFlight(
+        type: BlobType, sealing: Int, _ body: (inout PackWriter) throws -> Void
+    ) async throws {
         var writer: PackWriter
         do {
             writer = try await checkOut(type)
@@ -188,6 +192,7 @@ public actor BlobSaver {
             try? await landed(nil, type: type, failure: error)
             throw error
         }
+        await writer.waitForRoom(toSeal: sealing)
         do {
             try body(&writer)
         } catch {
@@ -263,7 +268,7 @@ public actor BlobSaver {
         id: BlobID, type: BlobType, compression: BlobCompression, rawLength: Int, payload: some BlobBytes
     ) async throws -> Bool {
         guard try await reserve(id: id, type: type, rawLength: rawLength) else { return false }
-        try await sealInFlight(type: type) { writer in
+        try await sealInFlight(type: type, sealing: payload.count) { writer in
             try payload.withBytes {
                 try writer.add(id: id, compression: compression, rawLength: rawLength, payload: $0)
             }
@@ -325,6 +330,7 @@ public actor BlobSaver {
     /// Stores a finished pack and indexes it (an index file every `packsPerIndex` packs).
     private func store(_ writer: consuming PackWriter) async throws {
         try await repository.prepareForWriting()
+        await writer.waitForRoomToFinish()
         let (output, info) = try writer.finish()
         switch output {
         case .bytes(let bytes):

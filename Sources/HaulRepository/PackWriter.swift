@@ -71,6 +71,19 @@ struct PackWriter: Sendable {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Suspends the task until sealing `payloadCount` bytes into the pack (`add`, `addGroup`) would not put its
+    /// thread to sleep in the staged object's queue (`StagedObject.waitForRoom`).
+    func waitForRoom(toSeal payloadCount: Int) async {
+        guard let staged else { return }
+        let appended = payloadCount + PackLayout.tagLength
+        await staged.waitForRoom(toAppend: staged.gathersAppends ? appended : buffer.count + appended)
+    }
+
+    /// `waitForRoom` for `finish`: the sealed header of the entries so far and the trailer.
+    func waitForRoomToFinish() async {
+        await waitForRoom(toSeal: 4 + entries.count * PackLayout.entryLength(version: PackLayout.version) + 4)
+    }
+
     /// Seals `payload` (already compressed if `compression == .zstd`) and appends it.
     mutating func add(id: BlobID, compression: BlobCompression, rawLength: Int, payload: UnsafeRawBufferPointer) throws
     {

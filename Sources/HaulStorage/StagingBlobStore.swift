@@ -17,10 +17,15 @@ public protocol StagedObject: Sendable {
     /// Whether small appends are cheap (the object gathers them into large writes itself), so a writer may pass
     /// every piece straight on instead of copying it into a buffer of its own first. False unless an object says so.
     var gathersAppends: Bool { get }
+    /// Suspends the calling task until `append` of `byteCount` bytes would not put its thread to sleep (an object
+    /// whose appends queue writes to a disk slower than its caller). The caller that appends calls it first, from
+    /// Swift's task threads, so that a core waits for the disk only when no other task has work for it.
+    func waitForRoom(toAppend byteCount: Int) async
 }
 
 extension StagedObject {
     public var gathersAppends: Bool { false }
+    public func waitForRoom(toAppend byteCount: Int) async {}
 }
 
 /// A store that can receive objects as a stream (the filesystem store). Stores without it get whole objects.

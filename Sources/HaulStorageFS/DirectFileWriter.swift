@@ -136,6 +136,16 @@ public final class DirectFileWriter: Sendable {
         } while done < bytes.count
     }
 
+    /// Suspends the task, not its thread, until `write` of `byteCount` bytes at the end of what was written would
+    /// queue every block those bytes fill without waiting: for a caller that holds the writer alone and writes
+    /// synchronously after it (a pack being sealed, `StagedObject.waitForRoom`). Bytes filling more than
+    /// `queueDepth` blocks wait for an empty queue; the synchronous write then waits for the rest.
+    public func waitForRoom(toWrite byteCount: Int) async {
+        let fills = state.withLock { s in (s.filled + byteCount) / Self.blockSize }
+        guard fills > 0 else { return }
+        await writer.waitUntilQueued(atMost: max(0, Self.queueDepth - fills))
+    }
+
     /// Writes what is left and waits for every write; throws the first error of any of them. Later writes throw.
     public func finish() throws(HaulError) {
         try queueTheRest()

@@ -55,6 +55,8 @@ final class StagedFile: StagedObject {
     /// The `DirectFileWriter` copies appends into its 1 MiB blocks whatever their size.
     var gathersAppends: Bool { true }
 
+    func waitForRoom(toAppend byteCount: Int) async { await writer.waitForRoom(toWrite: byteCount) }
+
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         try state.withLock { s throws(HaulError) in
             guard s.fd >= 0 else { throw HaulError(.internalError, "staged file \(path) is already closed") }

@@ -65,7 +65,10 @@ private func backUpAndRestore(
             repo, [source], parent: StoredSnapshot(id: first.snapshotID, snapshot: first.snapshot))
         #expect(second.snapshot.summary.filesChanged == 1)
         #expect(second.snapshot.summary.dataBlobsNew >= 1)
-        #expect(second.snapshot.summary.dataBlobsNew <= 3)
+        // The cuts after the change meet the old ones again within a few chunks: how many depends on the
+        // repository's random chunker key (up to 6 seen), never on the whole file.
+        #expect(second.snapshot.summary.dataBlobsNew <= chunksBefore / 4)
+        #expect(second.snapshot.summary.bytesAdded <= UInt64(content.count / 4))
         let target = tmp.sub("out")
         _ = try await restore(repo, second.snapshot, to: target)
         #expect(FileManager.default.contents(atPath: target + "/src/big.bin") == Data(content))

@@ -50,36 +50,44 @@ import Testing
         }
     }
 
-    /// With writes slower than the caller (each sleeps 20 ms first), the calls that suspend keep the caller's thread
-    /// awake: the queue fills, yet the thread never sleeps in it; the synchronous calls do sleep there. The bytes
-    /// land either way.
-    @Test func suspendingCallsNeverPutTheThreadToSleep() async throws {
+    /// How a test writes: through the calls that suspend the task, through the synchronous ones after `waitForRoom`
+    /// (a pack being sealed), or through the synchronous ones alone.
+    enum Caller: CaseIterable { case suspending, waitingForRoom, synchronous }
+
+    /// With writes slower than the caller (each sleeps 20 ms first), the calls that suspend, and the synchronous
+    /// calls after `waitForRoom`, keep the caller's thread awake: the queue fills, yet the thread never sleeps in it;
+    /// the synchronous calls alone do sleep there. The bytes land every way.
+    @Test(arguments: Caller.allCases)
+    func suspendingCallsNeverPutTheThreadToSleep(caller: Caller) async throws {
         try await TemporaryDirectory.with { root in
-            for suspending in [true, false] {
-                let path = "\(root)/file-\(suspending)"
-                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-                try #require(fd >= 0)
-                defer { close(fd) }
-                let writer = try DirectFileWriter(fd: fd, path: path, direct: false, writeDelay: 20_000)
-                let blocks = 3 * DirectFileWriter.queueDepth
-                let piece = (0..<(Self.block + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
-                var expected: [UInt8] = []
-                for _ in 0..<(blocks * Self.block / piece.count) {
-                    if suspending {
-                        try await writer.write(piece, at: Int64(expected.count))
-                    } else {
-                        try piece.withUnsafeBytes { try writer.write($0, at: Int64(expected.count)) }
-                    }
-                    expected += piece
+            let path = "\(root)/file"
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            let writer = try DirectFileWriter(fd: fd, path: path, direct: false, writeDelay: 20_000)
+            let blocks = 3 * DirectFileWriter.queueDepth
+            // Pieces of one block and a bit, so that most writes fill one block and some fill two.
+            let piece = (0..<(Self.block + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+            var expected: [UInt8] = []
+            for _ in 0..<(blocks * Self.block / piece.count) {
+                switch caller {
+                case .suspending:
+                    try await writer.write(piece, at: Int64(expected.count))
+                case .waitingForRoom:
+                    await writer.waitForRoom(toWrite: piece.count)
+                    try piece.withUnsafeBytes { try writer.write($0, at: Int64(expected.count)) }
+                case .synchronous:
+                    try piece.withUnsafeBytes { try writer.write($0, at: Int64(expected.count)) }
                 }
-                if suspending { try await writer.finish() } else { try Self.finishSleeping(writer) }
-                if suspending {
-                    #expect(writer.threadSleeps == 0)
-                } else {
-                    #expect(writer.threadSleeps > 0)
-                }
-                #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+                expected += piece
             }
+            if caller == .synchronous { try Self.finishSleeping(writer) } else { try await writer.finish() }
+            if caller == .synchronous {
+                #expect(writer.threadSleeps > 0)
+            } else {
+                #expect(writer.threadSleeps == 0)
+            }
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
         }
     }
 
