@@ -368,6 +368,7 @@ public actor BlobSaver {
                 groups[type] = nil
                 let (compression, payload) = try Self.compress(group, with: repository).get()
                 var writer = try idleWriters[type]?.popLast() ?? newWriter(type)
+                await writer.waitForRoom(toSeal: (payload ?? group.plaintext).count)
                 try (payload ?? group.plaintext).withUnsafeBytes {
                     try writer.addGroup(group, compression: compression, payload: $0)
                 }

@@ -66,8 +66,8 @@ import Testing
             defer { close(fd) }
             let writer = try DirectFileWriter(fd: fd, path: path, direct: false, writeDelay: 20_000)
             let blocks = 3 * DirectFileWriter.queueDepth
-            // Pieces of one block and a bit, so that most writes fill one block and some fill two.
-            let piece = (0..<(Self.block + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+            // Pieces of one and a half blocks: the writes fill one block and two in turn.
+            let piece = (0..<(Self.block + Self.block / 2)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
             var expected: [UInt8] = []
             for _ in 0..<(blocks * Self.block / piece.count) {
                 switch caller {
