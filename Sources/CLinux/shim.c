@@ -50,6 +50,9 @@ unsigned int haul_major(dev_t d) { return major(d); }
 unsigned int haul_minor(dev_t d) { return minor(d); }
 dev_t haul_makedev(unsigned int ma, unsigned int mi) { return makedev(ma, mi); }
 int haul_syncfs(int fd) { return syncfs(fd); }
+int haul_start_writeback(int fd, off_t offset, off_t len) {
+    return sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE);
+}
 int haul_fallocate(int fd, int mode, off_t offset, off_t len) { return fallocate(fd, mode, offset, len); }
 int haul_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf) {
     return statx(dirfd, path, flags, mask, buf);

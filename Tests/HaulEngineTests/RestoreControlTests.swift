@@ -271,3 +271,25 @@ final class InterruptingBlobSource: BlobSource {
         #expect(reasons["src/sub/deeper/file-2.bin"] == "missing")
     }
 }
+
+@Suite struct WritebackWindowTests {
+    /// Each step is handed to the disk once written, never twice, and the rest when the file is complete.
+    @Test func handsOverEachStepOnceWrittenAndTheRestWhenComplete() {
+        var window = WritebackWindow(step: 8)
+        #expect(window.written(upTo: 3) == nil)
+        #expect(window.written(upTo: 7) == nil)
+        #expect(window.written(upTo: 9) == 0..<9)
+        #expect(window.written(upTo: 12) == nil)
+        #expect(window.written(upTo: 17) == 9..<17)
+        #expect(window.complete(at: 20) == 17..<20)
+        #expect(window.complete(at: 20) == nil)
+    }
+
+    @Test func aFileEndingWhereAStepWasHandedOverLeavesNothing() {
+        var window = WritebackWindow(step: 8)
+        #expect(window.written(upTo: 16) == 0..<16)
+        #expect(window.complete(at: 16) == nil)
+        var small = WritebackWindow(step: 8)
+        #expect(small.complete(at: 5) == 0..<5)
+    }
+}

@@ -42,6 +42,9 @@ unsigned int haul_major(dev_t d);
 unsigned int haul_minor(dev_t d);
 dev_t haul_makedev(unsigned int ma, unsigned int mi);
 int haul_syncfs(int fd);
+// sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE): starts writeback of the range's dirty pages without
+// waiting for it (len 0: to the end of the file).
+int haul_start_writeback(int fd, off_t offset, off_t len);
 int haul_fallocate(int fd, int mode, off_t offset, off_t len);
 int haul_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf);
 
