@@ -35,7 +35,7 @@ public struct RestoreOptions: Sendable {
     public var directWrites: Bool
     public static let directWriteMinimum: UInt64 = 1 << 20
     /// A file of `writebackMinimum` bytes or more written through the page cache hands its pages to the disk while
-    /// the restore goes on (`sync_file_range` without waiting): each `writebackStep` bytes once written, and the
+    /// the restore goes on (`sync_file_range` starts the writes, it does not wait for them): each `writebackStep` bytes once written, and the
     /// rest when the file is complete. The disk then works during the restore instead of all in the `sync` after
     /// it (bench/RESULTS.md: restore + sync of the mixed tree 7.6–8.1 s against 8.4–9.5 s). Smaller files are left
     /// to the kernel: a call per small file made restores of many small files slower.

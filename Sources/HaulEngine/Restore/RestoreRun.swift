@@ -614,7 +614,7 @@ final class RestoreRun: Sendable {
 
 /// Which of a file's written bytes to hand to the disk next, as a restore writes it front to back through the page
 /// cache (RestoreOptions.writebackStep).
-struct WritebackWindow: Equatable {
+struct WritebackWindow {
     var step = RestoreOptions.writebackStep
     /// Bytes before this are handed over already.
     private(set) var handedOver: UInt64 = 0
