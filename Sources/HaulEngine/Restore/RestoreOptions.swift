@@ -30,15 +30,17 @@ public struct RestoreOptions: Sendable {
     /// (`DirectFileWriter`): past the page cache, in 1 MiB blocks written while the next chunks are decoded. Off by
     /// default: on journaled ext4 a restore of the mixed dataset took 9.3–11.3 s with it and 6.7–7.3 s without (and
     /// 12.3–13.4 s against 10.9–11.9 s with the `sync` after it, 150–154 MiB of peak RSS against 105–111;
-    /// bench/RESULTS.md).
+    /// bench/RESULTS.md, on the host of the afternoon of 2026-12-07, before `writebackStep`).
     /// It keeps a large restore from evicting what the machine has cached (`haul restore --direct-io`).
     public var directWrites: Bool
     public static let directWriteMinimum: UInt64 = 1 << 20
-    /// A file of `writebackMinimum` bytes or more written through the page cache hands its pages to the disk while
-    /// the restore goes on (`sync_file_range` starts the writes, it does not wait for them): each `writebackStep` bytes once written, and the
-    /// rest when the file is complete. The disk then works during the restore instead of all in the `sync` after
-    /// it (bench/RESULTS.md: restore + sync of the mixed tree 7.6–8.1 s against 8.4–9.5 s). Smaller files are left
-    /// to the kernel: a call per small file made restores of many small files slower.
+    /// A file of `writebackMinimum` bytes or more whose bytes go through the page cache hands them to the disk while
+    /// the restore goes on: whenever `writebackStep` bytes or more were written since the last hand-over, and the
+    /// rest when the file is complete (`sync_file_range` starts the writes and does not wait for them to complete,
+    /// though it may block while it submits them). The disk then works during the restore instead of all in the
+    /// `sync` after it (bench/RESULTS.md: restore + sync of the mixed tree 7.6–8.1 s against 8.4–9.5 s). Smaller
+    /// files are left to the kernel: handing over every file, the small ones too, made the restore of the mixed tree
+    /// 2.5 s slower.
     public static let writebackMinimum: UInt64 = 1 << 20
     public static let writebackStep: UInt64 = 8 << 20
     /// Write a file whose name is new in the target as an unnamed file (`O_TMPFILE`) and link it under its name when

@@ -382,7 +382,11 @@ final class RestoreRun: Sendable {
             ? try DirectFileWriter(fd: fd, path: printable(path), direct: true) : nil
         var end: UInt64 = 0
         var furthest: UInt64 = 0
-        var writeback = writer == nil && node.size >= RestoreOptions.writebackMinimum ? WritebackWindow() : nil
+        // Bytes that go through the page cache (no direct writer, one that fell back to plain writes, or the rest of
+        // a file whose chunks came out of order) are handed to the disk as the file is written. A range handed over
+        // may cover bytes written directly before: they are not dirty, and cost nothing.
+        var writeback = node.size >= RestoreOptions.writebackMinimum ? WritebackWindow() : nil
+        var throughPageCache: Bool { writer.map { !$0.isDirect } ?? true }
         for chunk in node.chunks {
             try Task.checkCancellation()
             let data = try await loadData(chunk.blob, path: path)
@@ -397,12 +401,12 @@ final class RestoreRun: Sendable {
             }
             end = chunk.offset + UInt64(data.count)
             furthest = max(furthest, end)
-            if let range = writeback?.written(upTo: furthest) { Self.startWriteback(fd, range) }
+            if throughPageCache, let range = writeback?.written(upTo: furthest) { Self.startWriteback(fd, range) }
             summary.bytesWritten += UInt64(data.count)
             progress.addBytes(UInt64(data.count))
         }
         try await writer?.finish()
-        if let range = writeback?.complete(at: furthest) { Self.startWriteback(fd, range) }
+        if throughPageCache, let range = writeback?.complete(at: furthest) { Self.startWriteback(fd, range) }
         // The size is set only where the data does not reach it (a hole at the end, or no data at all): on ext4 a
         // truncate to the size a file already has still cost a tenth of a restore of 200k small files.
         if furthest != node.size, ftruncate(fd, off_t(clamping: node.size)) != 0 {
@@ -590,8 +594,9 @@ final class RestoreRun: Sendable {
         }
     }
 
-    /// Starts writing `range` of the file's dirty pages to the disk without waiting for it. A failure here is not
-    /// the file's: its data is in the page cache, and an error writing it comes back to the `sync` after the restore.
+    /// Starts writing `range` of the file's dirty pages to the disk without waiting for them to be written. Advisory:
+    /// a failure only leaves the pages to the kernel's own writeback, and an error writing them surfaces, as for any
+    /// buffered write, to a later `fsync` or `syncfs` of the file.
     static func startWriteback(_ fd: Int32, _ range: Range<UInt64>) {
         _ = haul_start_writeback(fd, off_t(clamping: range.lowerBound), off_t(clamping: range.count))
     }
