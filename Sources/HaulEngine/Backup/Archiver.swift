@@ -251,6 +251,10 @@ final class Run: Sendable {
     /// Subdirectories saved by tasks of their own beside the walk (at most this many at once; the rest inline).
     let directorySlots = AsyncSemaphore(Run.extraDirectoryTasks)
     static let extraDirectoryTasks = 2
+    /// Files of at most this many bytes are saved in batches of up to `batchFiles` files or `batchBytes` bytes.
+    static let batchFileSize: UInt64 = 64 << 10
+    static let batchFiles = 16
+    static let batchBytes: UInt64 = 256 << 10
     private let counters = Mutex(Snapshot.Summary())
 
     init(
@@ -354,13 +358,36 @@ final class Run: Sendable {
         let width = max(1, options.fileConcurrency) + max(1, options.smallFileConcurrency)
         // Files that must be read and, while a slot is free, subdirectories run as tasks (reads stay bounded by
         // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order.
-        // The bool of a task's result says whether it was a directory.
-        try await withThrowingTaskGroup(of: (Int, Node?, Bool).self) { group in
+        // Files of at most `batchFileSize` go in batches, one task saving each batch's files in turn (a task per
+        // file cost more than the file on a tree of many small files). A task's result holds the nodes it saved by
+        // position; its bool says whether it was a directory.
+        try await withThrowingTaskGroup(of: ([(Int, Node?)], Bool).self) { group in
             var files = 0
             func collect() async throws {
-                guard let (j, n, isDirectory) = try await group.next() else { return }
-                children[j] = n
+                guard let (saved, isDirectory) = try await group.next() else { return }
+                for (j, n) in saved { children[j] = n }
                 if !isDirectory { files -= 1 }
+            }
+            var batch: [(index: Int, name: [UInt8], stat: FileStat, path: [UInt8], parent: Node?)] = []
+            var batchBytes: UInt64 = 0
+            func startBatch() async throws {
+                guard !batch.isEmpty else { return }
+                while files >= width { try await collect() }
+                let taken = batch
+                batch = []
+                batchBytes = 0
+                group.addTask {
+                    var saved: [(Int, Node?)] = []
+                    saved.reserveCapacity(taken.count)
+                    for f in taken {
+                        let node = try await self.save(
+                            in: handle, name: f.name, stat: f.stat, relativePath: f.path, parent: f.parent,
+                            device: device)
+                        saved.append((f.index, node))
+                    }
+                    return (saved, false)
+                }
+                files += 1
             }
             for (i, childName) in names.enumerated() {
                 let childPath = relativePath + [47] + childName
@@ -377,26 +404,26 @@ final class Run: Sendable {
                     // Unchanged: no read, no syscall, no task (format.md §12).
                     children[i] = cached
                     countUnchanged(cached, relativePath: childPath)
+                } else if cst.kind == .file && cst.size <= Self.batchFileSize {
+                    batch.append((i, childName, cst, childPath, parentChild))
+                    batchBytes += cst.size
+                    if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { try await startBatch() }
                 } else if cst.kind == .file {
                     while files >= width { try await collect() }
                     group.addTask {
-                        (
-                            i,
-                            try await self.save(
-                                in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
-                                device: device), false
-                        )
+                        let node = try await self.save(
+                            in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
+                            device: device)
+                        return ([(i, node)], false)
                     }
                     files += 1
                 } else if cst.kind == .directory && directorySlots.tryWait() {
                     group.addTask {
                         defer { self.directorySlots.signal() }
-                        return (
-                            i,
-                            try await self.save(
-                                in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
-                                device: device), true
-                        )
+                        let node = try await self.save(
+                            in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
+                            device: device)
+                        return ([(i, node)], true)
                     }
                 } else {
                     children[i] = try await save(
@@ -404,7 +431,8 @@ final class Run: Sendable {
                         device: device)
                 }
             }
-            while let (j, n, _) = try await group.next() { children[j] = n }
+            try await startBatch()
+            while let (saved, _) = try await group.next() { for (j, n) in saved { children[j] = n } }
         }
         let tree = Tree(nodes: children.compactMap { $0 })
         node.subtree = try await Archiver.saveTree(tree, parent: parentSaved, saver: saver)
