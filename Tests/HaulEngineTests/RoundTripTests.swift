@@ -72,4 +72,39 @@ import Testing
         }
         #expect(Set(restored) == ["src/a/b/one.txt", "src/c/three.txt"])
     }
+
+    /// More small files than one batch holds, sizes on both sides of the batch limits, interleaved with
+    /// subdirectories (saved inline or in tasks of their own) and larger files: every file comes back with its own
+    /// bytes under its own name.
+    @Test func smallFilesSavedInBatchesComeBackUnderTheirOwnNames() async throws {
+        let tmp = try TempDir("batches")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("tree")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: source, withIntermediateDirectories: true)
+        var seed: UInt64 = 1
+        for i in 0..<70 {
+            if i % 9 == 4 {
+                let dir = source + "/d\(i)"
+                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                for j in 0..<20 {
+                    seed += 1
+                    try Data(xorshiftBytes(100 + j * 997, seed: seed)).write(to: URL(fileURLWithPath: dir + "/f\(j)"))
+                }
+            } else {
+                seed += 1
+                let size = i % 13 == 0 ? 200_000 : (i % 5 == 0 ? 65_536 : 1 + i * 613)
+                try Data(xorshiftBytes(size, seed: seed)).write(
+                    to: URL(fileURLWithPath: source + "/f\(String(format: "%02d", i))"))
+            }
+        }
+        let repoDir = tmp.sub("repo")
+        try fm.createDirectory(atPath: repoDir, withIntermediateDirectories: true)
+        let repo = try await newRepository(try FileSystemBlobStore(root: repoDir))
+        let result = try await backup(repo, [source])
+        #expect(result.snapshot.summary.files == 62 + 8 * 20)
+        let target = tmp.sub("restored")
+        _ = try await restore(repo, result.snapshot, to: target)
+        #expect(try sameFiles(source, target + "/tree"))
+    }
 }

@@ -251,7 +251,8 @@ final class Run: Sendable {
     /// Subdirectories saved by tasks of their own beside the walk (at most this many at once; the rest inline).
     let directorySlots = AsyncSemaphore(Run.extraDirectoryTasks)
     static let extraDirectoryTasks = 2
-    /// Files of at most this many bytes are saved in batches of up to `batchFiles` files or `batchBytes` bytes.
+    /// Files of at most this many bytes are saved in batches: up to `batchFiles` files, and a batch is started once
+    /// its files reach `batchBytes` bytes (or before a subdirectory walked inline).
     static let batchFileSize: UInt64 = 64 << 10
     static let batchFiles = 16
     static let batchBytes: UInt64 = 256 << 10
@@ -359,7 +360,8 @@ final class Run: Sendable {
         // Files that must be read and, while a slot is free, subdirectories run as tasks (reads stay bounded by
         // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order.
         // Files of at most `batchFileSize` go in batches, one task saving each batch's files in turn (a task per
-        // file cost more than the file on a tree of many small files). A task's result holds the nodes it saved by
+        // file cost more than the file on a tree of many small files); a failure elsewhere stops a batch between
+        // files. A task's result holds the nodes it saved by
         // position; its bool says whether it was a directory.
         try await withThrowingTaskGroup(of: ([(Int, Node?)], Bool).self) { group in
             var files = 0
@@ -380,6 +382,7 @@ final class Run: Sendable {
                     var saved: [(Int, Node?)] = []
                     saved.reserveCapacity(taken.count)
                     for f in taken {
+                        try Task.checkCancellation()  // another task failed: the rest of the batch is not read
                         let node = try await self.save(
                             in: handle, name: f.name, stat: f.stat, relativePath: f.path, parent: f.parent,
                             device: device)
@@ -426,6 +429,9 @@ final class Run: Sendable {
                         return ([(i, node)], true)
                     }
                 } else {
+                    // Saved here, in order (a subdirectory can take long): the small files seen before it go first,
+                    // so that none is read long after the walk's stat of it.
+                    if cst.kind == .directory { try await startBatch() }
                     children[i] = try await save(
                         in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
                         device: device)
