@@ -361,8 +361,7 @@ final class Run: Sendable {
         // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order.
         // Files of at most `batchFileSize` go in batches, one task saving each batch's files in turn (a task per
         // file cost more than the file on a tree of many small files); a failure elsewhere stops a batch between
-        // files. A task's result holds the nodes it saved by
-        // position; its bool says whether it was a directory.
+        // files. A task's result holds the nodes it saved by position; its bool says whether it was a directory.
         try await withThrowingTaskGroup(of: ([(Int, Node?)], Bool).self) { group in
             var files = 0
             func collect() async throws {
