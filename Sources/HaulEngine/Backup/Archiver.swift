@@ -369,14 +369,10 @@ final class Run: Sendable {
                 for (j, n) in saved { children[j] = n }
                 if !isDirectory { files -= 1 }
             }
-            var batch: [(index: Int, name: [UInt8], stat: FileStat, path: [UInt8], parent: Node?)] = []
-            var batchBytes: UInt64 = 0
-            func startBatch() async throws {
-                guard !batch.isEmpty else { return }
+            typealias Entry = (index: Int, name: [UInt8], stat: FileStat, path: [UInt8], parent: Node?)
+            /// Starts a task saving `taken` in turn: a batch of small files, or one larger file.
+            func startFiles(_ taken: [Entry]) async throws {
                 while files >= width { try await collect() }
-                let taken = batch
-                batch = []
-                batchBytes = 0
                 group.addTask {
                     var saved: [(Int, Node?)] = []
                     saved.reserveCapacity(taken.count)
@@ -390,6 +386,15 @@ final class Run: Sendable {
                     return (saved, false)
                 }
                 files += 1
+            }
+            var batch: [Entry] = []
+            var batchBytes: UInt64 = 0
+            func startBatch() async throws {
+                guard !batch.isEmpty else { return }
+                let taken = batch
+                batch = []
+                batchBytes = 0
+                try await startFiles(taken)
             }
             for (i, childName) in names.enumerated() {
                 let childPath = relativePath + [47] + childName
@@ -411,14 +416,7 @@ final class Run: Sendable {
                     batchBytes += cst.size
                     if batch.count >= Self.batchFiles || batchBytes >= Self.batchBytes { try await startBatch() }
                 } else if cst.kind == .file {
-                    while files >= width { try await collect() }
-                    group.addTask {
-                        let node = try await self.save(
-                            in: handle, name: childName, stat: cst, relativePath: childPath, parent: parentChild,
-                            device: device)
-                        return ([(i, node)], false)
-                    }
-                    files += 1
+                    try await startFiles([(i, childName, cst, childPath, parentChild)])
                 } else if cst.kind == .directory && directorySlots.tryWait() {
                     group.addTask {
                         defer { self.directorySlots.signal() }
