@@ -107,4 +107,48 @@ import Testing
         _ = try await restore(repo, result.snapshot, to: target)
         #expect(try sameFiles(source, target + "/tree"))
     }
+
+    /// All-zero chunks of several lengths (their ids cached by length during the run), beside data and below the
+    /// zero test's minimum: every chunk's id is the id of the file's bytes it covers (a restore alone would not
+    /// show a zero chunk with the id of a zero chunk of another length), and every file comes back exactly.
+    @Test func allZeroChunksOfEveryLengthKeepTheirOwnIDs() async throws {
+        let tmp = try TempDir("zeros")
+        defer { tmp.cleanup() }
+        let source = tmp.sub("tree")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        let files: [(String, [UInt8])] = [
+            ("zeros-300k", [UInt8](repeating: 0, count: 300 << 10)),  // maximal zero chunks and a shorter last one
+            ("zeros-50k", [UInt8](repeating: 0, count: 50 << 10)),
+            ("zeros-5000", [UInt8](repeating: 0, count: 5000)),
+            ("zeros-100", [UInt8](repeating: 0, count: 100)),
+            (
+                "data-and-zeros",
+                xorshiftBytes(10_000, seed: 7) + [UInt8](repeating: 0, count: 200 << 10)
+                    + xorshiftBytes(10_000, seed: 8) + [0, 0, 0]
+            ),
+            ("zeros-then-one", [UInt8](repeating: 0, count: 70_000) + [1]),
+        ]
+        for (name, bytes) in files { try Data(bytes).write(to: URL(fileURLWithPath: source + "/" + name)) }
+        let repoDir = tmp.sub("repo")
+        try FileManager.default.createDirectory(atPath: repoDir, withIntermediateDirectories: true)
+        let repo = try await newRepository(try FileSystemBlobStore(root: repoDir))
+        let result = try await backup(repo, [source])
+        let root = try await repo.loadTree(try result.snapshot.treeID())
+        let tree = try await repo.loadTree(try #require(root.nodes.first?.subtree))
+        var zeroChunks = 0
+        for (name, bytes) in files {
+            let node = try #require(tree.nodes.first { $0.name == Array(name.utf8) }, "\(name) in the snapshot")
+            let ends = node.chunks.dropFirst().map { Int($0.offset) } + [bytes.count]
+            for (chunk, end) in zip(node.chunks, ends) {
+                let covered = bytes[Int(chunk.offset)..<end]
+                #expect(covered.withUnsafeBytes { repo.blobID(of: $0) } == chunk.blob, "\(name) at \(chunk.offset)")
+                if covered.allSatisfy({ $0 == 0 }) && covered.count >= 4096 { zeroChunks += 1 }
+            }
+        }
+        #expect(zeroChunks >= 5)
+        let target = tmp.sub("restored")
+        _ = try await restore(repo, result.snapshot, to: target)
+        #expect(try sameFiles(source, target + "/tree"))
+        #expect(try await Checker(repository: repo).check(readData: true).isClean)
+    }
 }

@@ -257,6 +257,12 @@ final class Run: Sendable {
     static let batchFiles = 16
     static let batchBytes: UInt64 = 256 << 10
     private let counters = Mutex(Snapshot.Summary())
+    /// Ids of all-zero chunks by length (at most `zeroIDLimit` lengths): a zero run in a disk image is cut into
+    /// chunks of a few lengths (mostly the class's maximum), so each length is hashed once per run, not every chunk.
+    private let zeroIDs = Mutex<[Int: BlobID]>([:])
+    static let zeroIDLimit = 64
+    /// Chunks shorter than this are hashed without the zero test.
+    static let zeroTestMinimum = 4096
 
     init(
         archiver: Archiver, saver: BlobSaver, options: BackupOptions, parentStart: Int64?, semaphore: AsyncSemaphore,
@@ -714,9 +720,39 @@ final class Run: Sendable {
         return (chunks, total)
     }
 
+    /// The keyed id of a chunk (format.md §4); an all-zero chunk's from `zeroIDs` once its length was hashed. The zero
+    /// test stops at the first non-zero word, so it costs next to nothing on other data.
+    func blobID(of bytes: UnsafeRawBufferPointer) -> BlobID {
+        guard bytes.count >= Self.zeroTestMinimum, Self.isAllZero(bytes) else { return repository.blobID(of: bytes) }
+        if let id = zeroIDs.withLock({ $0[bytes.count] }) { return id }
+        let id = repository.blobID(of: bytes)
+        zeroIDs.withLock { if $0.count < Self.zeroIDLimit { $0[bytes.count] = id } }
+        return id
+    }
+
+    /// Whether every byte of `bytes` is zero.
+    static func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let count = bytes.count
+        var i = 0
+        while i + 64 <= count {
+            var any: UInt64 = 0
+            for k in stride(from: 0, to: 64, by: 8) {
+                any |= base.loadUnaligned(fromByteOffset: i + k, as: UInt64.self)
+            }
+            if any != 0 { return false }
+            i += 64
+        }
+        while i < count {
+            if base.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// Identifies a chunk and saves it if new (a small one in a group, format.md §4).
     func store(_ chunk: some BlobBytes) async throws -> BlobID {
-        let id = chunk.withBytes { repository.blobID(of: $0) }
+        let id = chunk.withBytes { blobID(of: $0) }
         if repository.index.contains(id) { return id }
         if saver.isPending(id) { return id }
         try await saver.save(id: id, type: .data, plaintext: chunk)
