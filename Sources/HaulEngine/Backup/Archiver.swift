@@ -257,8 +257,9 @@ final class Run: Sendable {
     static let batchFiles = 16
     static let batchBytes: UInt64 = 256 << 10
     private let counters = Mutex(Snapshot.Summary())
-    /// Ids of all-zero chunks by length (at most `zeroIDLimit` lengths): a zero run in a disk image is cut into
-    /// chunks of a few lengths (mostly the class's maximum), so each length is hashed once per run, not every chunk.
+    /// Ids of all-zero chunks by length: a zero run in a disk image is cut into chunks of a few lengths (mostly the
+    /// class's maximum), so a length is hashed about once, not for every chunk. Full at `zeroIDLimit` lengths, the
+    /// cache starts over, so the odd lengths of zero files and of runs' last chunks cannot crowd out the maximum.
     private let zeroIDs = Mutex<[Int: BlobID]>([:])
     static let zeroIDLimit = 64
     /// Chunks shorter than this are hashed without the zero test.
@@ -367,7 +368,8 @@ final class Run: Sendable {
         // `semaphore` and `smallFileSemaphore`); other entries and the other subdirectories are saved here in order.
         // Files of at most `batchFileSize` go in batches, one task saving each batch's files in turn (a task per
         // file cost more than the file on a tree of many small files); a failure elsewhere stops a batch between
-        // files. A task's result holds the nodes it saved by position; its bool says whether it was a directory.
+        // files, and a larger file's task started after it reads nothing. A task's result holds the nodes it saved
+        // by position; its bool says whether it was a directory.
         try await withThrowingTaskGroup(of: ([(Int, Node?)], Bool).self) { group in
             var files = 0
             func collect() async throws {
@@ -383,7 +385,7 @@ final class Run: Sendable {
                     var saved: [(Int, Node?)] = []
                     saved.reserveCapacity(taken.count)
                     for f in taken {
-                        try Task.checkCancellation()  // another task failed: the rest of the batch is not read
+                        try Task.checkCancellation()  // another task failed: the rest of the files is not read
                         let node = try await self.save(
                             in: handle, name: f.name, stat: f.stat, relativePath: f.path, parent: f.parent,
                             device: device)
@@ -721,12 +723,16 @@ final class Run: Sendable {
     }
 
     /// The keyed id of a chunk (format.md §4); an all-zero chunk's from `zeroIDs` once its length was hashed. The zero
-    /// test stops at the first non-zero word, so it costs next to nothing on other data.
+    /// test stops at the first 64 bytes that are not all zero: it costs next to nothing on data that starts with a
+    /// non-zero byte, and at most a read of the chunk on data that starts with a zero run.
     func blobID(of bytes: UnsafeRawBufferPointer) -> BlobID {
         guard bytes.count >= Self.zeroTestMinimum, Self.isAllZero(bytes) else { return repository.blobID(of: bytes) }
         if let id = zeroIDs.withLock({ $0[bytes.count] }) { return id }
         let id = repository.blobID(of: bytes)
-        zeroIDs.withLock { if $0.count < Self.zeroIDLimit { $0[bytes.count] = id } }
+        zeroIDs.withLock { cache in
+            if cache.count >= Self.zeroIDLimit { cache.removeAll(keepingCapacity: true) }
+            cache[bytes.count] = id
+        }
         return id
     }
 
