@@ -41,9 +41,9 @@ public struct CheckReport: Sendable, Codable {
     public var isClean: Bool { problems.isEmpty }
 }
 
-/// Verifies a repository (format.md §11): the index against the packs present, every snapshot's trees and the blobs
-/// they name, and with `readData` every byte of every pack (SHA-256 name, header, each blob's tag and id), or of a
-/// subset of the packs (`PackSubset`).
+/// Verifies a repository (format.md §11): the index against the packs present, every snapshot's trees, the blobs
+/// they name and the layout of each file's chunks (format.md §9), and with `readData` every byte of every pack
+/// (SHA-256 name, header, each blob's tag and id), or of a subset of the packs (`PackSubset`).
 public struct Checker: Sendable {
     public let repository: Repository
     public let progress: ProgressCounters
@@ -203,7 +203,10 @@ public struct Checker: Sendable {
                 }
             case .file:
                 var damaged = false
+                var end: UInt64 = 0  // where the chunk before ends (format.md §9: chunks ascend, never overlap)
+                var misplaced: UInt64?
                 for c in node.chunks {
+                    if c.offset < end && misplaced == nil { misplaced = c.offset }
                     guard let loc = repository.index.location(of: c.blob) else {
                         damaged = true
                         if firstVisit {
@@ -217,6 +220,21 @@ public struct Checker: Sendable {
                         continue
                     }
                     if badPacks.contains(loc.pack) { damaged = true }
+                    end = c.offset + UInt64(loc.entry.rawLength)
+                }
+                if misplaced == nil && end > node.size { misplaced = end }
+                if let misplaced {
+                    damaged = true
+                    if firstVisit {
+                        let file = String(decoding: childPath, as: UTF8.self)
+                        report.problems.append(
+                            .init(
+                                kind: "chunkLayout", object: id.hex,
+                                message:
+                                    "the chunks of /\(file) in tree \(id.hex) overlap or pass its size of "
+                                    + "\(node.size) bytes (at byte \(misplaced)); restoring it would not give the "
+                                    + "file that was saved"))
+                    }
                 }
                 if damaged {
                     report.affectedFiles.append(AffectedFile(snapshot: snapshot.hex, path: LosslessBytes(childPath)))
