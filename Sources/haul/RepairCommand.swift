@@ -57,8 +57,9 @@ struct RepairSnapshotsCommand: AsyncParsableCommand {
         commandName: "snapshots",
         abstract: "Salvage snapshots that refer to missing data.",
         discussion: """
-            For every snapshot whose files refer to chunks missing from the index (or whose directory trees are \
-            missing), writes a new snapshot without those files (a directory whose tree is missing becomes empty), \
+            For every snapshot whose files refer to chunks missing from the index or have chunks that overlap or \
+            pass the file's size (or whose directory trees are missing), writes a new snapshot without those files \
+            (a directory whose tree is missing becomes empty), \
             tagged `repaired`, with the damaged snapshot as parent and the same time. Every removed path is listed. \
             Snapshots without damage are left alone. Run `haul repair index` first if packs were lost.
 

@@ -141,6 +141,8 @@ import Testing
         #expect(node.uid == getuid() && node.gid == getgid())
         #expect(node.mtime.totalNanoseconds >= before && node.size == UInt64(content.count))
         #expect(node.chunks.count > 1, "cut into chunks as it streams")
+        // The stream's size fits its chunks (format.md §9).
+        #expect(try await Checker(repository: repo).check(readData: false).isClean)
 
         let tmp = try TempDir("stdin")
         defer { tmp.cleanup() }

@@ -203,11 +203,11 @@ public struct Checker: Sendable {
                 }
             case .file:
                 var damaged = false
-                var end: UInt64 = 0  // where the chunk before ends (format.md §9: chunks ascend, never overlap)
-                var misplaced: UInt64?
+                var rawLengths: [UInt64?] = []
+                rawLengths.reserveCapacity(node.chunks.count)
                 for c in node.chunks {
-                    if c.offset < end && misplaced == nil { misplaced = c.offset }
                     guard let loc = repository.index.location(of: c.blob) else {
+                        rawLengths.append(nil)
                         damaged = true
                         if firstVisit {
                             report.problems.append(
@@ -219,21 +219,18 @@ public struct Checker: Sendable {
                         }
                         continue
                     }
+                    rawLengths.append(UInt64(loc.entry.rawLength))
                     if badPacks.contains(loc.pack) { damaged = true }
-                    end = c.offset + UInt64(loc.entry.rawLength)
                 }
-                if misplaced == nil && end > node.size { misplaced = end }
-                if let misplaced {
+                if let fault = ChunkLayoutFault.first(in: node, rawLengths: rawLengths) {
                     damaged = true
                     if firstVisit {
-                        let file = String(decoding: childPath, as: UTF8.self)
                         report.problems.append(
                             .init(
                                 kind: "chunkLayout", object: id.hex,
                                 message:
-                                    "the chunks of /\(file) in tree \(id.hex) overlap or pass its size of "
-                                    + "\(node.size) bytes (at byte \(misplaced)); restoring it would not give the "
-                                    + "file that was saved"))
+                                    "/\(String(decoding: childPath, as: UTF8.self)) in tree \(id.hex): \(fault); "
+                                    + "restoring it would not give the file that was saved"))
                     }
                 }
                 if damaged {

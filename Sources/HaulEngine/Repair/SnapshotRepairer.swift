@@ -155,7 +155,9 @@ public struct SnapshotRepairer: Sendable {
             nodes.reserveCapacity(tree.nodes.count)
             for var node in tree.nodes {
                 switch node.kind {
-                case .file where node.chunks.contains(where: { !repository.index.contains($0.blob) }):
+                case .file
+                where node.chunks.contains(where: { !repository.index.contains($0.blob) })
+                    || ChunkLayoutFault.first(in: node, index: repository.index) != nil:
                     damage.files.append(node.name)
                     damage.bytes += node.size
                     continue
