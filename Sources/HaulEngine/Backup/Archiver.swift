@@ -372,10 +372,12 @@ final class Run: Sendable {
         // by position; its bool says whether it was a directory.
         try await withThrowingTaskGroup(of: ([(Int, Node?)], Bool).self) { group in
             var files = 0
-            func collect() async throws {
-                guard let (saved, isDirectory) = try await group.next() else { return }
+            /// Takes one task's nodes; false when no task is left.
+            @discardableResult func collect() async throws -> Bool {
+                guard let (saved, isDirectory) = try await group.next() else { return false }
                 for (j, n) in saved { children[j] = n }
                 if !isDirectory { files -= 1 }
+                return true
             }
             typealias Entry = (index: Int, name: [UInt8], stat: FileStat, path: [UInt8], parent: Node?)
             /// Starts a task saving `taken` in turn: a batch of small files, or one larger file.
@@ -443,7 +445,7 @@ final class Run: Sendable {
                 }
             }
             try await startBatch()
-            while let (saved, _) = try await group.next() { for (j, n) in saved { children[j] = n } }
+            while try await collect() {}
         }
         let tree = Tree(nodes: children.compactMap { $0 })
         node.subtree = try await Archiver.saveTree(tree, parent: parentSaved, saver: saver)
